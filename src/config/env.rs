@@ -1,0 +1,110 @@
+//! The `DEPOT_*` environment layer.
+
+use std::collections::HashMap;
+
+use super::{cerr, connection_format, upstream_env_var, AdminKey, Config, ConfigError, CONNECTIONS};
+use crate::model::{AccountId, PackageFormat};
+
+/// Where environment variables come from.
+pub trait Env {
+    /// The value of `key`, if set.
+    fn get(&self, key: &str) -> Option<String>;
+}
+
+/// The process environment.
+pub struct ProcessEnv;
+
+impl Env for ProcessEnv {
+    fn get(&self, key: &str) -> Option<String> {
+        std::env::var(key).ok()
+    }
+}
+
+/// A fixed map, for tests.
+#[derive(Default, Clone)]
+pub struct MapEnv(pub HashMap<String, String>);
+
+impl<const N: usize> From<[(&str, &str); N]> for MapEnv {
+    fn from(v: [(&str, &str); N]) -> Self {
+        Self(v.into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+    }
+}
+
+impl Env for MapEnv {
+    fn get(&self, key: &str) -> Option<String> {
+        self.0.get(key).cloned()
+    }
+}
+
+fn parse<T: std::str::FromStr>(key: &str, v: &str) -> Result<T, ConfigError> {
+    v.trim().parse().map_err(|_| cerr(key, format!("cannot parse {v:?}")))
+}
+
+pub(super) fn apply(cfg: &mut Config, env: &dyn Env) -> Result<(), ConfigError> {
+    if let Some(v) = env.get("DEPOT_LISTEN") {
+        cfg.server.listen = v;
+    }
+    if let Some(v) = env.get("DEPOT_PUBLIC_URL") {
+        cfg.server.public_url = v;
+    }
+    if let Some(v) = env.get("DEPOT_ANONYMOUS_READS") {
+        cfg.server.anonymous_reads = v;
+    }
+    if let Some(v) = env.get("DEPOT_DATA_DIR") {
+        cfg.storage.data_dir = v.into();
+    }
+    if let Some(v) = env.get("DEPOT_ACCOUNT_ID") {
+        AccountId::new(v.clone()).map_err(|e| cerr("DEPOT_ACCOUNT_ID", e.0))?;
+        cfg.account.id = v;
+    }
+    if let Some(v) = env.get("DEPOT_REGION") {
+        cfg.account.region = v;
+    }
+    match (env.get("DEPOT_ADMIN_ACCESS_KEY_ID"), env.get("DEPOT_ADMIN_SECRET_ACCESS_KEY")) {
+        (Some(id), Some(secret)) => {
+            let k = AdminKey { access_key_id: id, secret_access_key: secret };
+            if !cfg.auth.admin_keys.contains(&k) {
+                cfg.auth.admin_keys.push(k);
+            }
+        }
+        (None, None) => {}
+        _ => {
+            return Err(cerr(
+                "DEPOT_ADMIN_ACCESS_KEY_ID",
+                "DEPOT_ADMIN_ACCESS_KEY_ID and DEPOT_ADMIN_SECRET_ACCESS_KEY must be set together",
+            ))
+        }
+    }
+    if let Some(v) = env.get("DEPOT_INGESTION_WAIT_SECS") {
+        cfg.ingestion.wait_secs = parse("DEPOT_INGESTION_WAIT_SECS", &v)?;
+    }
+    for f in PackageFormat::ALL {
+        let key = format!("DEPOT_METADATA_MAX_AGE_{}_SECS", f.as_str().to_ascii_uppercase());
+        if let Some(v) = env.get(&key) {
+            let secs: u64 = parse(&key, &v)?;
+            match f {
+                PackageFormat::Npm => cfg.cache.npm_max_age_secs = secs,
+                PackageFormat::Pypi => cfg.cache.pypi_max_age_secs = secs,
+                PackageFormat::Maven => cfg.cache.maven_max_age_secs = secs,
+                PackageFormat::Nuget => cfg.cache.nuget_max_age_secs = secs,
+            }
+        }
+    }
+    for (name, _) in CONNECTIONS {
+        debug_assert!(connection_format(name).is_some());
+        let key = upstream_env_var(name);
+        if let Some(v) = env.get(&key) {
+            let c = cfg.connections.entry(name.to_string()).or_insert_with(|| super::ConnectionConfig {
+                url: String::new(),
+                timeout_secs: super::default_timeout(),
+                connect_timeout_secs: super::default_connect_timeout(),
+                retries: super::default_retries(),
+            });
+            if !v.is_empty() {
+                url::Url::parse(&v).map_err(|e| cerr(&key, e.to_string()))?;
+            }
+            c.url = v;
+        }
+    }
+    Ok(())
+}

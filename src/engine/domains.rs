@@ -1,0 +1,464 @@
+//! Domains, repositories, external connections and the upstream graph.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use super::error::{EngineError, ResourceType, Result};
+use super::Engine;
+use crate::config::connection_format;
+use crate::model::{now_epoch, AccountId, DomainName, DomainRecord, PackageFormat, RepositoryName, RepositoryRecord};
+use crate::store::{catalog, ReadTxn};
+
+/// Most direct upstreams a repository may have.
+pub const MAX_UPSTREAMS: usize = 10;
+/// Most repositories one request searches.
+pub const MAX_SEARCH: usize = 25;
+
+/// A resolved repository, as request handlers carry it.
+#[derive(Debug, Clone)]
+pub struct RepoCtx {
+    /// The domain.
+    pub domain: DomainName,
+    /// The domain's owner.
+    pub owner: AccountId,
+    /// The repository.
+    pub repo: RepositoryRecord,
+}
+
+type SearchOrder = Arc<Vec<RepositoryRecord>>;
+
+/// Search orders cached per graph generation.
+#[derive(Default)]
+pub(super) struct GraphCache {
+    orders: Mutex<HashMap<(DomainName, RepositoryName), (u64, SearchOrder)>>,
+}
+
+fn domain_missing(d: &DomainName) -> EngineError {
+    EngineError::not_found(ResourceType::Domain, d.as_str(), format!("Domain {d} does not exist"))
+}
+
+fn repo_missing(d: &DomainName, r: &RepositoryName) -> EngineError {
+    EngineError::not_found(ResourceType::Repository, r.as_str(), format!("Repository {r} does not exist in domain {d}"))
+}
+
+impl Engine {
+    /// The configured account id (owner of every domain).
+    pub fn account(&self) -> AccountId {
+        AccountId::new(self.cfg.account.id.clone()).expect("validated at load")
+    }
+
+    fn check_owner(&self, d: &DomainName, owner: Option<&AccountId>) -> Result<()> {
+        match owner {
+            Some(o) if o.as_str() != self.cfg.account.id => Err(domain_missing(d)),
+            _ => Ok(()),
+        }
+    }
+
+    /// `arn:aws:codeartifact:<region>:<owner>:domain/<d>`
+    pub fn domain_arn(&self, d: &DomainName) -> String {
+        format!("arn:aws:codeartifact:{}:{}:domain/{d}", self.cfg.account.region, self.cfg.account.id)
+    }
+
+    /// `arn:aws:codeartifact:<region>:<owner>:repository/<d>/<r>`
+    pub fn repository_arn(&self, d: &DomainName, r: &RepositoryName) -> String {
+        format!("arn:aws:codeartifact:{}:{}:repository/{d}/{r}", self.cfg.account.region, self.cfg.account.id)
+    }
+
+    /// CreateDomain.
+    pub fn create_domain(&self, d: &DomainName, encryption_key: Option<String>) -> Result<DomainRecord> {
+        let rec = DomainRecord { name: d.clone(), owner: self.account(), created: now_epoch(), encryption_key };
+        self.write(|tx| {
+            if catalog::domain(tx, d)?.is_some() {
+                return Err(EngineError::conflict(
+                    ResourceType::Domain,
+                    d.as_str(),
+                    format!("Domain {d} already exists"),
+                ));
+            }
+            catalog::put_domain(tx, &rec)?;
+            Ok(())
+        })?;
+        tracing::info!(domain = %d, "domain created");
+        Ok(rec)
+    }
+
+    /// DescribeDomain.
+    pub fn describe_domain(&self, d: &DomainName, owner: Option<&AccountId>) -> Result<(DomainRecord, usize)> {
+        self.check_owner(d, owner)?;
+        self.read(|tx| {
+            let rec = catalog::domain(tx, d)?.ok_or_else(|| domain_missing(d))?;
+            let count = catalog::repositories(tx, d, None, usize::MAX)?.len();
+            Ok((rec, count))
+        })
+    }
+
+    /// ListDomains: domains after `after`, at most `limit`.
+    pub fn list_domains(&self, after: Option<&DomainName>, limit: usize) -> Result<Vec<DomainRecord>> {
+        self.read(|tx| Ok(catalog::domains(tx, after, limit)?))
+    }
+
+    /// DeleteDomain: refused while it has repositories.
+    pub fn delete_domain(&self, d: &DomainName, owner: Option<&AccountId>) -> Result<DomainRecord> {
+        self.check_owner(d, owner)?;
+        let rec = self.write(|tx| {
+            let rec = catalog::domain(tx, d)?.ok_or_else(|| domain_missing(d))?;
+            if !catalog::repositories(tx, d, None, 1)?.is_empty() {
+                return Err(EngineError::conflict(
+                    ResourceType::Domain,
+                    d.as_str(),
+                    format!("Domain {d} contains repositories; delete them first"),
+                ));
+            }
+            catalog::delete_domain(tx, d)?;
+            Ok(rec)
+        })?;
+        self.gens.bump_graph();
+        Ok(rec)
+    }
+
+    /// Resolves a repository for a request.
+    pub fn repo_ctx(&self, d: &DomainName, owner: Option<&AccountId>, r: &RepositoryName) -> Result<RepoCtx> {
+        self.check_owner(d, owner)?;
+        let repo = self.read(|tx| {
+            catalog::domain(tx, d)?.ok_or_else(|| domain_missing(d))?;
+            catalog::repository(tx, d, r)?.ok_or_else(|| repo_missing(d, r))
+        })?;
+        Ok(RepoCtx { domain: d.clone(), owner: self.account(), repo })
+    }
+
+    /// CreateRepository.
+    pub fn create_repository(
+        &self,
+        d: &DomainName,
+        owner: Option<&AccountId>,
+        r: &RepositoryName,
+        description: Option<String>,
+        upstreams: Vec<RepositoryName>,
+    ) -> Result<RepositoryRecord> {
+        self.check_owner(d, owner)?;
+        check_description(description.as_deref())?;
+        let rec = RepositoryRecord {
+            domain: d.clone(),
+            name: r.clone(),
+            description,
+            upstreams,
+            external_connections: vec![],
+            created: now_epoch(),
+        };
+        self.write(|tx| {
+            catalog::domain(tx, d)?.ok_or_else(|| domain_missing(d))?;
+            if catalog::repository(tx, d, r)?.is_some() {
+                return Err(EngineError::conflict(
+                    ResourceType::Repository,
+                    r.as_str(),
+                    format!("Repository {r} already exists in domain {d}"),
+                ));
+            }
+            check_upstreams(tx, &rec)?;
+            catalog::put_repository(tx, &rec)?;
+            Ok(())
+        })?;
+        self.gens.bump_graph();
+        tracing::info!(domain = %d, repo.name = %r, "repository created");
+        Ok(rec)
+    }
+
+    /// UpdateRepository: `None` leaves a field as it is; `Some(vec![])` removes all upstreams.
+    pub fn update_repository(
+        &self,
+        d: &DomainName,
+        owner: Option<&AccountId>,
+        r: &RepositoryName,
+        description: Option<String>,
+        upstreams: Option<Vec<RepositoryName>>,
+    ) -> Result<RepositoryRecord> {
+        self.check_owner(d, owner)?;
+        check_description(description.as_deref())?;
+        let rec = self.write(|tx| {
+            let mut rec = catalog::repository(tx, d, r)?.ok_or_else(|| repo_missing(d, r))?;
+            if let Some(desc) = &description {
+                rec.description = Some(desc.clone());
+            }
+            if let Some(ups) = &upstreams {
+                rec.upstreams = ups.clone();
+                check_upstreams(tx, &rec)?;
+            }
+            catalog::put_repository(tx, &rec)?;
+            Ok(rec)
+        })?;
+        self.gens.bump_graph();
+        Ok(rec)
+    }
+
+    /// DescribeRepository.
+    pub fn describe_repository(
+        &self,
+        d: &DomainName,
+        owner: Option<&AccountId>,
+        r: &RepositoryName,
+    ) -> Result<RepositoryRecord> {
+        Ok(self.repo_ctx(d, owner, r)?.repo)
+    }
+
+    /// Repositories of a domain in name order (ListRepositoriesInDomain).
+    pub fn list_repositories(
+        &self,
+        d: &DomainName,
+        owner: Option<&AccountId>,
+        after: Option<&RepositoryName>,
+        limit: usize,
+    ) -> Result<Vec<RepositoryRecord>> {
+        self.check_owner(d, owner)?;
+        self.read(|tx| {
+            catalog::domain(tx, d)?.ok_or_else(|| domain_missing(d))?;
+            Ok(catalog::repositories(tx, d, after, limit)?)
+        })
+    }
+
+    /// Every repository of every domain (ListRepositories), in (domain, name) order.
+    pub fn list_all_repositories(&self) -> Result<Vec<RepositoryRecord>> {
+        self.read(|tx| {
+            let mut out = Vec::new();
+            for dom in catalog::domains(tx, None, usize::MAX)? {
+                out.extend(catalog::repositories(tx, &dom.name, None, usize::MAX)?);
+            }
+            Ok(out)
+        })
+    }
+
+    /// DeleteRepository: removes it and its contents, and drops it from other repositories'
+    /// upstream lists (their retained copies stay).
+    pub fn delete_repository(
+        &self,
+        d: &DomainName,
+        owner: Option<&AccountId>,
+        r: &RepositoryName,
+    ) -> Result<RepositoryRecord> {
+        self.check_owner(d, owner)?;
+        let rec = self.write(|tx| {
+            let rec = catalog::repository(tx, d, r)?.ok_or_else(|| repo_missing(d, r))?;
+            for mut other in catalog::repositories(tx, d, None, usize::MAX)? {
+                if other.upstreams.contains(r) {
+                    other.upstreams.retain(|u| u != r);
+                    catalog::put_repository(tx, &other)?;
+                }
+            }
+            catalog::delete_repository(tx, d, r)?;
+            Ok(rec)
+        })?;
+        self.gens.bump_graph();
+        tracing::info!(domain = %d, repo.name = %r, "repository deleted");
+        Ok(rec)
+    }
+
+    /// AssociateExternalConnection: one per repository.
+    pub fn associate_external_connection(
+        &self,
+        d: &DomainName,
+        owner: Option<&AccountId>,
+        r: &RepositoryName,
+        connection: &str,
+    ) -> Result<RepositoryRecord> {
+        self.check_owner(d, owner)?;
+        if connection_format(connection).is_none() {
+            return Err(EngineError::Validation(format!(
+                "externalConnection: {connection} is not a supported external connection"
+            )));
+        }
+        let rec = self.write(|tx| {
+            let mut rec = catalog::repository(tx, d, r)?.ok_or_else(|| repo_missing(d, r))?;
+            if rec.external_connections.iter().any(|c| c == connection) {
+                return Err(EngineError::conflict(
+                    ResourceType::Repository,
+                    r.as_str(),
+                    format!("Repository {r} already has external connection {connection}"),
+                ));
+            }
+            if !rec.external_connections.is_empty() {
+                return Err(EngineError::Quota(format!(
+                    "Repository {r} already has an external connection; a repository can have only one"
+                )));
+            }
+            rec.external_connections.push(connection.to_string());
+            catalog::put_repository(tx, &rec)?;
+            Ok(rec)
+        })?;
+        self.gens.bump_graph();
+        Ok(rec)
+    }
+
+    /// DisassociateExternalConnection.
+    pub fn disassociate_external_connection(
+        &self,
+        d: &DomainName,
+        owner: Option<&AccountId>,
+        r: &RepositoryName,
+        connection: &str,
+    ) -> Result<RepositoryRecord> {
+        self.check_owner(d, owner)?;
+        let rec = self.write(|tx| {
+            let mut rec = catalog::repository(tx, d, r)?.ok_or_else(|| repo_missing(d, r))?;
+            if !rec.external_connections.iter().any(|c| c == connection) {
+                return Err(EngineError::not_found(
+                    ResourceType::Repository,
+                    r.as_str(),
+                    format!("Repository {r} has no external connection {connection}"),
+                ));
+            }
+            rec.external_connections.retain(|c| c != connection);
+            catalog::put_repository(tx, &rec)?;
+            Ok(rec)
+        })?;
+        self.gens.bump_graph();
+        Ok(rec)
+    }
+
+    /// The external connection of `repo` for format `f`, if it has one.
+    pub fn connection_for(&self, repo: &RepositoryRecord, f: PackageFormat) -> Option<String> {
+        repo.external_connections.iter().find(|c| connection_format(c) == Some(f)).cloned()
+    }
+
+    /// The repositories a request to `ctx` searches, in priority order: the repository,
+    /// then each upstream depth-first in its priority order, each once, at most 25.
+    pub fn search_order(&self, ctx: &RepoCtx) -> Result<Arc<Vec<RepositoryRecord>>> {
+        let gen = self.gens.graph();
+        let key = (ctx.domain.clone(), ctx.repo.name.clone());
+        if let Some((g, order)) = self.graph_cache.orders.lock().expect("graph cache").get(&key) {
+            if *g == gen {
+                return Ok(order.clone());
+            }
+        }
+        let order = Arc::new(self.read(|tx| {
+            let mut out = Vec::new();
+            let mut seen = HashSet::new();
+            let root = catalog::repository(tx, &ctx.domain, &ctx.repo.name)?.unwrap_or_else(|| ctx.repo.clone());
+            visit(tx, &ctx.domain, root, &mut seen, &mut out)?;
+            Ok(out)
+        })?);
+        self.graph_cache.orders.lock().expect("graph cache").insert(key, (gen, order.clone()));
+        Ok(order)
+    }
+
+    /// Creates the configured `[[bootstrap]]` domains and repositories that are missing.
+    pub(super) fn bootstrap(&self) -> anyhow::Result<()> {
+        for b in self.cfg.bootstrap.clone() {
+            let d = DomainName::new(b.domain.clone())?;
+            let exists = self.read(|tx| Ok::<_, EngineError>(catalog::domain(tx, &d)?.is_some()))?;
+            if !exists {
+                self.create_domain(&d, None)?;
+            }
+            let mut skipped = HashSet::new();
+            for r in &b.repositories {
+                let name = RepositoryName::new(r.name.clone())?;
+                if let Some(c) = &r.external_connection {
+                    if self.cfg.connection_url(c).is_none() {
+                        tracing::info!(repo.name = %name, connection = %c, setting = %crate::config::upstream_env_var(c),
+                            "not creating bootstrap repository: its external connection has no upstream URL");
+                        skipped.insert(name);
+                        continue;
+                    }
+                }
+                let ups: Vec<RepositoryName> = r
+                    .upstreams
+                    .iter()
+                    .filter_map(|u| RepositoryName::new(u.clone()).ok())
+                    .filter(|u| !skipped.contains(u))
+                    .collect();
+                let existing = self.read(|tx| Ok::<_, EngineError>(catalog::repository(tx, &d, &name)?))?;
+                let rec = match existing {
+                    None => self.create_repository(&d, None, &name, r.description.clone(), ups)?,
+                    Some(rec) => {
+                        let mut merged = rec.upstreams.clone();
+                        for u in ups {
+                            if !merged.contains(&u) && merged.len() < MAX_UPSTREAMS {
+                                merged.push(u);
+                            }
+                        }
+                        if merged != rec.upstreams {
+                            self.update_repository(&d, None, &name, None, Some(merged))?
+                        } else {
+                            rec
+                        }
+                    }
+                };
+                if let Some(c) = &r.external_connection {
+                    if rec.external_connections.is_empty() {
+                        self.associate_external_connection(&d, None, &name, c)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn visit(
+    tx: &dyn ReadTxn,
+    d: &DomainName,
+    repo: RepositoryRecord,
+    seen: &mut HashSet<RepositoryName>,
+    out: &mut Vec<RepositoryRecord>,
+) -> Result<()> {
+    if out.len() >= MAX_SEARCH || !seen.insert(repo.name.clone()) {
+        return Ok(());
+    }
+    let ups = repo.upstreams.clone();
+    out.push(repo);
+    for u in ups {
+        if let Some(up) = catalog::repository(tx, d, &u)? {
+            visit(tx, d, up, seen, out)?;
+        }
+    }
+    Ok(())
+}
+
+fn check_description(desc: Option<&str>) -> Result<()> {
+    match desc {
+        Some(s) if s.chars().count() > 1000 => {
+            Err(EngineError::Validation("description: must be at most 1000 characters".into()))
+        }
+        Some(s) if s.chars().any(char::is_control) => {
+            Err(EngineError::Validation("description: must not contain control characters".into()))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Upstreams must exist, be distinct, number at most 10, and not make a cycle.
+fn check_upstreams(tx: &dyn ReadTxn, rec: &RepositoryRecord) -> Result<()> {
+    if rec.upstreams.len() > MAX_UPSTREAMS {
+        return Err(EngineError::Validation(format!(
+            "upstreams: a repository can have at most {MAX_UPSTREAMS} upstream repositories"
+        )));
+    }
+    let mut seen = HashSet::new();
+    for u in &rec.upstreams {
+        if !seen.insert(u) {
+            return Err(EngineError::Validation(format!("upstreams: {u} is listed more than once")));
+        }
+        if u == &rec.name {
+            return Err(EngineError::Validation(format!("upstreams: repository {u} cannot be its own upstream")));
+        }
+        if catalog::repository(tx, &rec.domain, u)?.is_none() {
+            return Err(repo_missing(&rec.domain, u));
+        }
+    }
+    // A cycle exists when some upstream reaches back to this repository.
+    let mut stack: Vec<RepositoryName> = rec.upstreams.clone();
+    let mut visited = HashSet::new();
+    while let Some(n) = stack.pop() {
+        if n == rec.name {
+            return Err(EngineError::Validation(format!(
+                "upstreams: adding these upstreams to {} would create a cycle",
+                rec.name
+            )));
+        }
+        if !visited.insert(n.clone()) {
+            continue;
+        }
+        if let Some(r) = catalog::repository(tx, &rec.domain, &n)? {
+            stack.extend(r.upstreams);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,97 @@
+//! The seam between the engine and a wire protocol. The engine speaks CodeArtifact's nouns
+//! (package, version, asset, tag); a format turns its upstream's documents into those nouns
+//! and back. Required methods are what every format must answer; the rest have defaults
+//! that only some formats override (npm: dependency prefetch).
+
+use std::collections::BTreeMap;
+
+use crate::model::{AssetName, PackageFormat, PackageId, Version};
+
+/// A file of an upstream version, as the upstream declares it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpstreamAsset {
+    /// File name as Depot serves it.
+    pub name: AssetName,
+    /// Where to download it.
+    pub url: String,
+    /// Declared SHA-1, hex.
+    pub sha1: Option<String>,
+    /// Declared SHA-256, hex.
+    pub sha256: Option<String>,
+    /// Declared SHA-512, raw.
+    pub sha512: Option<Vec<u8>>,
+}
+
+/// One version in an upstream's metadata.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpstreamVersion {
+    /// The version.
+    pub version: Version,
+    /// The format's own per-version metadata (npm: the manifest).
+    pub metadata: serde_json::Value,
+    /// Its files.
+    pub assets: Vec<UpstreamAsset>,
+    /// Publication time if the upstream says (RFC 3339).
+    pub published_time: Option<String>,
+}
+
+/// An upstream's metadata for one package, in the engine's nouns.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UpstreamPackage {
+    /// Versions in the upstream's order.
+    pub versions: Vec<UpstreamVersion>,
+    /// Tags (npm dist-tags).
+    pub tags: BTreeMap<String, String>,
+}
+
+impl UpstreamPackage {
+    /// The version entry, if the upstream has it.
+    pub fn version(&self, v: &Version) -> Option<&UpstreamVersion> {
+        self.versions.iter().find(|u| &u.version == v)
+    }
+}
+
+/// A dependency edge to prefetch: a package and the range or tag the dependent asks for.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct DependencyRequest {
+    /// The dependency.
+    pub package: PackageId,
+    /// Its range as the format writes it.
+    pub range: String,
+}
+
+/// One wire protocol, as the engine needs it. Routes live in the format's own module and are
+/// registered by `server`; this trait is only what the engine calls back.
+pub trait Format: Send + Sync + 'static {
+    /// Which format this is.
+    fn format(&self) -> PackageFormat;
+
+    /// The URL of the upstream metadata document of `pkg` under the connection's `base` URL.
+    fn upstream_metadata_url(&self, base: &str, pkg: &PackageId) -> String;
+
+    /// Parses an upstream metadata document.
+    fn parse_upstream(&self, pkg: &PackageId, body: &[u8]) -> Result<UpstreamPackage, String>;
+
+    /// The version an asset file name belongs to, when the name says (npm: `name-1.2.3.tgz`).
+    fn version_of_asset(&self, pkg: &PackageId, asset: &AssetName) -> Option<Version>;
+
+    /// The `Accept` header sent for upstream metadata.
+    fn upstream_metadata_accept(&self) -> &'static str {
+        "application/json"
+    }
+
+    /// Dependencies of a just-ingested version to prefetch in the background.
+    fn dependencies_to_prefetch(&self, _metadata: &serde_json::Value) -> Vec<DependencyRequest> {
+        Vec::new()
+    }
+
+    /// Which versions of a dependency to prefetch for a range, given its upstream metadata.
+    fn versions_to_prefetch(&self, _upstream: &UpstreamPackage, _range: &str) -> Vec<Version> {
+        Vec::new()
+    }
+
+    /// Compares two versions for "most recent" decisions (default: text order).
+    fn compare_versions(&self, a: &Version, b: &Version) -> std::cmp::Ordering {
+        a.as_str().cmp(b.as_str())
+    }
+}

@@ -1,0 +1,435 @@
+//! Asynchronous ingestion from external connections.
+//!
+//! One job per (domain, repository, package, version): concurrent requests join it. A job is
+//! recorded in the job table before it starts and removed in the same transaction that stores
+//! the version, so a restart resumes whatever was cut short. Clients wait at most the
+//! ingestion wait (a timeout around *waiting*, never around the job); then they get
+//! "Ingestion is in progress" while the job goes on. A bounded pool runs the jobs.
+//!
+//! After a client-requested version is stored, the format's dependencies are prefetched in
+//! the background (npm: the highest version satisfying each range, and the `latest` tag),
+//! recursively, deduplicated, with bounded concurrency, never delaying the client.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use futures::future::BoxFuture;
+use futures::FutureExt;
+use serde::{Deserialize, Serialize};
+use sha2::Digest;
+use tokio::sync::{watch, Semaphore};
+
+use super::error::{EngineError, Result};
+use super::metadata::Freshness;
+use super::packages::{asset_from_digests, revision};
+use super::{Engine, RepoCtx};
+use crate::model::{
+    now_rfc3339, DomainName, Origin, PackageId, PackageVersionRecord, PackageVersionStatus, RepositoryName, Version,
+};
+use crate::store::catalog;
+
+type Outcome = Option<std::result::Result<(), Arc<EngineError>>>;
+
+/// A persisted ingestion job.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct JobRecord {
+    id: String,
+    domain: DomainName,
+    /// The repository that has the external connection.
+    repo: RepositoryName,
+    connection: String,
+    package: PackageId,
+    version: Version,
+    /// Downstream repositories that asked, to retain the version in.
+    retain: Vec<RepositoryName>,
+    /// Prefetch dependencies once stored.
+    prefetch: bool,
+}
+
+/// What an ingestion job fetches and where it stores it.
+#[derive(Clone, Copy)]
+pub(super) struct Target<'a> {
+    pub(super) domain: &'a DomainName,
+    /// The repository that has the external connection.
+    pub(super) repo: &'a RepositoryName,
+    pub(super) conn: &'a str,
+    pub(super) pkg: &'a PackageId,
+    pub(super) version: &'a Version,
+}
+
+pub(super) struct Jobs {
+    running: Mutex<HashMap<String, watch::Receiver<Outcome>>>,
+    workers: Arc<Semaphore>,
+    prefetch: Arc<Semaphore>,
+    active: AtomicUsize,
+}
+
+impl Jobs {
+    pub(super) fn new(workers: usize, prefetch: usize) -> Self {
+        Self {
+            running: Mutex::new(HashMap::new()),
+            workers: Arc::new(Semaphore::new(workers)),
+            prefetch: Arc::new(Semaphore::new(prefetch)),
+            active: AtomicUsize::new(0),
+        }
+    }
+    /// Whether any job or prefetch is under way.
+    pub(super) fn busy(&self) -> bool {
+        self.active.load(Ordering::Relaxed) > 0 || !self.running.lock().expect("jobs lock").is_empty()
+    }
+}
+
+fn job_id(d: &DomainName, r: &RepositoryName, p: &PackageId, v: &Version) -> String {
+    let mut h = sha2::Sha256::new();
+    for s in [
+        d.as_str(),
+        r.as_str(),
+        p.format.as_str(),
+        p.namespace.as_ref().map_or("", |n| n.as_str()),
+        p.name.as_str(),
+        v.as_str(),
+    ] {
+        h.update(s.as_bytes());
+        h.update([0]);
+    }
+    hex::encode(&h.finalize()[..16])
+}
+
+fn outcome_error(e: &EngineError) -> EngineError {
+    match e {
+        EngineError::UpstreamInvalid(m) => EngineError::UpstreamInvalid(m.clone()),
+        EngineError::NotFound { message, resource, id } => {
+            EngineError::NotFound { message: message.clone(), resource: *resource, id: id.clone() }
+        }
+        other => EngineError::UpstreamUnavailable(other.to_string()),
+    }
+}
+
+/// Restarts jobs left in the job table by a previous run.
+pub(super) fn resume(engine: &Arc<Engine>) {
+    let jobs: Vec<JobRecord> = match engine.read(|tx| Ok::<_, EngineError>(catalog::jobs(tx)?)) {
+        Ok(j) => j,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read unfinished ingestion jobs");
+            return;
+        }
+    };
+    for job in jobs {
+        tracing::info!(pkg.name = %job.package, pkg.version = %job.version, repo.name = %job.repo, "resuming ingestion job");
+        let (tx, rx) = watch::channel(None);
+        engine.jobs.running.lock().expect("jobs lock").insert(job.id.clone(), rx);
+        tokio::spawn(engine.clone().run_job(job, tx));
+    }
+}
+
+impl Engine {
+    /// Starts or joins the job; returns its outcome channel and whether this call created it.
+    fn start_job(
+        self: &Arc<Self>,
+        t: &Target<'_>,
+        retain: Option<RepositoryName>,
+        prefetch: bool,
+    ) -> Result<(watch::Receiver<Outcome>, bool)> {
+        let Target { domain, repo, conn, pkg, version: v } = *t;
+        let id = job_id(domain, repo, pkg, v);
+        let job = JobRecord {
+            id: id.clone(),
+            domain: domain.clone(),
+            repo: repo.clone(),
+            connection: conn.to_string(),
+            package: pkg.clone(),
+            version: v.clone(),
+            retain: retain.into_iter().collect(),
+            prefetch,
+        };
+        let tx = {
+            let mut running = self.jobs.running.lock().expect("jobs lock");
+            if let Some(rx) = running.get(&id) {
+                return Ok((rx.clone(), false));
+            }
+            let (tx, rx) = watch::channel(None);
+            running.insert(id.clone(), rx);
+            tx
+        };
+        let rx = tx.subscribe();
+        if let Err(e) = self.write(|t| Ok::<_, EngineError>(catalog::put_job(t, &id, &job)?)) {
+            self.jobs.running.lock().expect("jobs lock").remove(&id);
+            return Err(e);
+        }
+        tokio::spawn(self.clone().run_job(job, tx));
+        Ok((rx, true))
+    }
+
+    /// Ingests `v` of `pkg` from `conn` into `repo` (retaining it in `retain`), waiting at
+    /// most the ingestion wait when `wait` is set. Returns the stored record when it is
+    /// ready within the wait.
+    pub(super) async fn ingest(
+        self: &Arc<Self>,
+        t: &Target<'_>,
+        retain: Option<RepositoryName>,
+        wait: bool,
+    ) -> Result<Option<PackageVersionRecord>> {
+        let (mut rx, created) = self.start_job(t, retain.clone(), true)?;
+        let Target { domain, repo, pkg, version: v, .. } = *t;
+        let engine = self.clone();
+        let (d, r, p, ver) = (domain.clone(), repo.clone(), pkg.clone(), v.clone());
+        // The follow-up runs as its own task so it completes even after the client gave up.
+        let mut follow_up = tokio::spawn(async move {
+            let outcome = rx
+                .wait_for(Option::is_some)
+                .await
+                .map_err(|_| EngineError::Internal("ingestion job vanished".into()))?;
+            if let Some(Err(e)) = outcome.as_ref() {
+                return Err(outcome_error(e));
+            }
+            drop(outcome);
+            let target = retain.unwrap_or_else(|| r.clone());
+            let rec = engine
+                .read(|tx| Ok::<_, EngineError>(catalog::version(tx, &d, &r, &p, &ver)?))?
+                .ok_or_else(|| EngineError::Internal("ingested version is missing".into()))?;
+            if !created && target != r {
+                let ctx = engine.repo_ctx(&d, None, &target)?;
+                engine.retain(&ctx, &p, &rec)?;
+            }
+            Ok(rec)
+        });
+        if !wait {
+            return Ok(None);
+        }
+        match tokio::time::timeout(self.ingestion_wait(), &mut follow_up).await {
+            Ok(Ok(res)) => res.map(Some),
+            Ok(Err(e)) => Err(EngineError::Internal(format!("ingestion task failed: {e}"))),
+            Err(_) => {
+                tracing::info!(pkg.name = %pkg, pkg.version = %v, "client wait elapsed; ingestion continues");
+                Err(EngineError::IngestionInProgress)
+            }
+        }
+    }
+
+    async fn run_job(self: Arc<Self>, job: JobRecord, tx: watch::Sender<Outcome>) {
+        self.jobs.active.fetch_add(1, Ordering::Relaxed);
+        let permit = self.jobs.workers.clone().acquire_owned().await;
+        let started = std::time::Instant::now();
+        let res = self.do_ingest(&job).await;
+        drop(permit);
+        match &res {
+            Ok(rec) => tracing::info!(repo.name = %job.repo, pkg.name = %job.package, pkg.version = %job.version,
+                upstream = %job.connection, duration_ms = started.elapsed().as_millis() as u64,
+                size_bytes = rec.assets.iter().map(|a| a.size).sum::<u64>(), "ingested"),
+            Err(e) => {
+                tracing::warn!(repo.name = %job.repo, pkg.name = %job.package, pkg.version = %job.version,
+                    upstream = %job.connection, error = %e, "ingestion failed");
+                // A failed job is not retried at start-up: the next request starts a new one.
+                let _ = self.write(|t| Ok::<_, EngineError>(catalog::delete_job(t, &job.id)?));
+            }
+        }
+        self.jobs.running.lock().expect("jobs lock").remove(&job.id);
+        if let (Ok(rec), true) = (&res, job.prefetch) {
+            let visited = Arc::new(Mutex::new(HashSet::from([(job.package.clone(), job.version.clone())])));
+            let walk = self.clone().prefetch(
+                job.domain.clone(),
+                job.repo.clone(),
+                job.connection.clone(),
+                rec.metadata.clone(),
+                visited,
+            );
+            self.jobs.active.fetch_add(1, Ordering::Relaxed);
+            let engine = self.clone();
+            tokio::spawn(async move {
+                walk.await;
+                engine.jobs.active.fetch_sub(1, Ordering::Relaxed);
+            });
+        }
+        let _ = tx.send(Some(res.map(|_| ()).map_err(Arc::new)));
+        self.jobs.active.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    async fn do_ingest(self: &Arc<Self>, job: &JobRecord) -> Result<PackageVersionRecord> {
+        let pkg = &job.package;
+        // Already stored (a resumed job whose commit landed, or a concurrent path).
+        if let Some(rec) =
+            self.read(|tx| Ok::<_, EngineError>(catalog::version(tx, &job.domain, &job.repo, pkg, &job.version)?))?
+        {
+            self.finish_job(job, &rec)?;
+            return Ok(rec);
+        }
+        let entry = self.upstream_package_patient(&job.connection, pkg).await?;
+        let uv = entry
+            .package
+            .as_ref()
+            .and_then(|p| p.version(&job.version))
+            .ok_or_else(|| {
+                EngineError::not_found(
+                    super::ResourceType::PackageVersion,
+                    format!("{pkg}@{}", job.version),
+                    format!(
+                        "version {} of package {pkg} not found in external connection {}",
+                        job.version, job.connection
+                    ),
+                )
+            })?
+            .clone();
+        let up = self.upstreams.get(&job.connection).ok_or_else(|| self.unconfigured_err(&job.connection))?;
+        let mut assets = Vec::with_capacity(uv.assets.len());
+        for a in &uv.assets {
+            let mut resp = up.get_asset(&a.url).await.map_err(EngineError::UpstreamUnavailable)?;
+            let mut w = self.blobs.begin().await?;
+            while let Some(chunk) = resp
+                .chunk()
+                .await
+                .map_err(|e| EngineError::UpstreamUnavailable(format!("downloading {}: {e}", a.url)))?
+            {
+                w.write(&chunk).await?;
+            }
+            let pending = w.finish().await?;
+            let d = pending.digests();
+            let mismatch = |what: &str| {
+                EngineError::UpstreamInvalid(format!(
+                    "{} of {pkg}@{} from {} does not match the upstream's declared {what}",
+                    a.name, job.version, job.connection
+                ))
+            };
+            if a.sha512.as_ref().is_some_and(|s| s != &d.sha512) {
+                return Err(mismatch("sha512 integrity"));
+            }
+            if a.sha1.as_ref().is_some_and(|s| !s.eq_ignore_ascii_case(&d.sha1)) {
+                return Err(mismatch("sha1 shasum"));
+            }
+            if a.sha256.as_ref().is_some_and(|s| !s.eq_ignore_ascii_case(&d.sha256.hex())) {
+                return Err(mismatch("sha256"));
+            }
+            let digests = pending.commit().await?;
+            assets.push(asset_from_digests(a.name.clone(), &digests));
+        }
+        let rec = PackageVersionRecord {
+            version: job.version.clone(),
+            status: PackageVersionStatus::Published,
+            revision: revision(&assets, &uv.metadata),
+            assets,
+            metadata: uv.metadata.clone(),
+            published_time: uv.published_time.clone().unwrap_or_else(now_rfc3339),
+            origin: Origin::External { connection: job.connection.clone() },
+        };
+        self.finish_job(job, &rec)?;
+        Ok(rec)
+    }
+
+    /// Stores the version in the connection's repository and every retaining repository, and
+    /// removes the job, in one transaction.
+    fn finish_job(&self, job: &JobRecord, rec: &PackageVersionRecord) -> Result<()> {
+        let pkg = &job.package;
+        self.write(|tx| {
+            for r in std::iter::once(&job.repo).chain(job.retain.iter()) {
+                if catalog::repository(tx, &job.domain, r)?.is_some()
+                    && catalog::version(tx, &job.domain, r, pkg, &rec.version)?.is_none()
+                {
+                    catalog::put_version(tx, &job.domain, r, pkg, rec)?;
+                }
+            }
+            catalog::delete_job(tx, &job.id)?;
+            Ok::<_, EngineError>(())
+        })?;
+        self.gens.bump_package(job.domain.as_str(), pkg);
+        Ok(())
+    }
+
+    fn unconfigured_err(&self, conn: &str) -> EngineError {
+        EngineError::UpstreamUnavailable(format!("external connection {conn} has no upstream URL configured"))
+    }
+
+    /// Like `upstream_package`, but keeps waiting past the client wait (background work).
+    async fn upstream_package_patient(
+        self: &Arc<Self>,
+        conn: &str,
+        pkg: &PackageId,
+    ) -> Result<Arc<super::metadata::CachedUpstream>> {
+        loop {
+            match self.upstream_package(conn, pkg, Freshness::Cached).await {
+                Err(EngineError::IngestionInProgress) => continue,
+                other => return other,
+            }
+        }
+    }
+
+    fn prefetch(
+        self: Arc<Self>,
+        domain: DomainName,
+        repo: RepositoryName,
+        conn: String,
+        metadata: serde_json::Value,
+        visited: Arc<Mutex<HashSet<(PackageId, Version)>>>,
+    ) -> BoxFuture<'static, ()> {
+        async move {
+            let Some(format) = self
+                .format(crate::config::connection_format(&conn).unwrap_or(crate::model::PackageFormat::Npm))
+                .cloned()
+            else {
+                return;
+            };
+            let deps = format.dependencies_to_prefetch(&metadata);
+            let mut set = tokio::task::JoinSet::new();
+            for dep in deps {
+                let (engine, domain, repo, conn, visited, format) =
+                    (self.clone(), domain.clone(), repo.clone(), conn.clone(), visited.clone(), format.clone());
+                set.spawn(async move {
+                    // The permit bounds concurrent lookups and downloads; it is released before
+                    // recursing so a deep tree cannot starve itself.
+                    let permit = engine.jobs.prefetch.clone().acquire_owned().await;
+                    let entry = match engine.upstream_package_patient(&conn, &dep.package).await {
+                        Ok(e) => e,
+                        Err(e) => {
+                            tracing::debug!(pkg.name = %dep.package, error = %e, "prefetch: no metadata");
+                            return;
+                        }
+                    };
+                    let Some(up) = entry.package.clone() else { return };
+                    let mut next = Vec::new();
+                    for v in format.versions_to_prefetch(&up, &dep.range) {
+                        if !visited.lock().expect("visited lock").insert((dep.package.clone(), v.clone())) {
+                            continue;
+                        }
+                        let stored = engine
+                            .read(|tx| {
+                                Ok::<_, EngineError>(catalog::version(tx, &domain, &repo, &dep.package, &v)?.is_some())
+                            })
+                            .unwrap_or(true);
+                        if stored {
+                            continue;
+                        }
+                        let Ok((mut rx, _)) = engine.start_job(
+                            &Target { domain: &domain, repo: &repo, conn: &conn, pkg: &dep.package, version: &v },
+                            None,
+                            false,
+                        ) else {
+                            continue;
+                        };
+                        let ok = matches!(rx.wait_for(Option::is_some).await.as_deref(), Ok(Some(Ok(()))));
+                        if ok {
+                            if let Some(uv) = up.version(&v) {
+                                next.push(uv.metadata.clone());
+                            }
+                        }
+                    }
+                    drop(permit);
+                    for m in next {
+                        engine.clone().prefetch(domain.clone(), repo.clone(), conn.clone(), m, visited.clone()).await;
+                    }
+                });
+            }
+            while set.join_next().await.is_some() {}
+        }
+        .boxed()
+    }
+
+    /// Test and tooling hook: the versions stored in a repository, by package.
+    pub fn stored_versions(&self, ctx: &RepoCtx) -> Result<Vec<(PackageId, Vec<Version>)>> {
+        let (pkgs, _) = self.list_packages(ctx, &|_| true, None, usize::MAX)?;
+        let mut out = Vec::new();
+        for p in pkgs {
+            let (vs, _) = self.list_package_versions(ctx, &p)?;
+            out.push((p, vs.into_iter().map(|r| r.version).collect()));
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,178 @@
+//! CodeArtifact semantics, written once for every format: domains and repositories, the
+//! upstream graph and its search order, retention, asynchronous ingestion with the
+//! client wait, the upstream metadata cache (stale-while-revalidate), publish rules,
+//! package views and tokens.
+//!
+//! The engine never names a concrete format: it calls the [`Format`] trait. It never holds a
+//! lock across an `.await`; shared maps are behind `std::sync::Mutex` with tiny critical
+//! sections. Background work (ingestion, prefetch, refreshes) is owned by the engine and
+//! tracked in the job table so it resumes after a restart.
+
+pub mod auth;
+mod domains;
+pub mod error;
+pub mod format;
+mod ingest;
+mod metadata;
+mod packages;
+mod render;
+mod upstream;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub use auth::{Auth, Principal};
+pub use domains::RepoCtx;
+pub use error::{EngineError, ResourceType, Result};
+pub use format::{DependencyRequest, Format, UpstreamAsset, UpstreamPackage, UpstreamVersion};
+pub use packages::{AssetBody, PackageView, PublishAsset, PublishRequest, VersionListing, ViewVersion};
+pub use render::Rendered;
+
+use crate::config::Config;
+use crate::model::{PackageFormat, PackageId};
+use crate::store::{BlobStore, DirBlobStore, MetaStore, RedbStore, StoreError};
+
+/// The engine: shared by every request handler as `Arc<Engine>`.
+pub struct Engine {
+    cfg: Arc<Config>,
+    meta: Arc<dyn MetaStore>,
+    blobs: Arc<dyn BlobStore>,
+    formats: HashMap<PackageFormat, Arc<dyn Format>>,
+    auth: Auth,
+    upstreams: HashMap<String, upstream::Upstream>,
+    gens: Generations,
+    graph_cache: domains::GraphCache,
+    upstream_cache: metadata::UpstreamCache,
+    jobs: ingest::Jobs,
+    rendered: render::RenderCache,
+}
+
+/// Change counters that stamp cached views: a view is rebuilt when any input's counter moved.
+#[derive(Default)]
+struct Generations {
+    next: AtomicU64,
+    /// Bumped by any repository or domain change (upstreams, connections, deletions).
+    graph: AtomicU64,
+    /// Bumped by any write to a package in a domain, keyed by (domain, package).
+    packages: Mutex<HashMap<(String, PackageId), u64>>,
+}
+
+impl Generations {
+    fn bump_graph(&self) {
+        let n = self.next.fetch_add(1, Ordering::Relaxed) + 1;
+        self.graph.store(n, Ordering::Relaxed);
+    }
+    fn bump_package(&self, domain: &str, p: &PackageId) {
+        let n = self.next.fetch_add(1, Ordering::Relaxed) + 1;
+        self.packages.lock().expect("gens lock").insert((domain.to_string(), p.clone()), n);
+    }
+    fn graph(&self) -> u64 {
+        self.graph.load(Ordering::Relaxed)
+    }
+    fn package(&self, domain: &str, p: &PackageId) -> u64 {
+        // Tiny critical section: a hash lookup, no I/O.
+        self.packages.lock().expect("gens lock").get(&(domain.to_string(), p.clone())).copied().unwrap_or(0)
+    }
+}
+
+impl Engine {
+    /// Opens the embedded stores under the configured data directory and builds the engine.
+    pub fn open(cfg: Config, formats: Vec<Arc<dyn Format>>) -> anyhow::Result<Arc<Self>> {
+        use anyhow::Context as _;
+        let dir = cfg.storage.data_dir.clone();
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating data directory {}", dir.display()))?;
+        let meta = RedbStore::open(&dir.join("meta.redb")).context("opening the metadata store")?;
+        let blobs = DirBlobStore::open(&dir.join("blobs")).context("opening the blob store")?;
+        let auth = Auth::open(&dir, cfg.auth.admin_keys.clone())?;
+        Self::with_stores(cfg, Arc::new(meta), Arc::new(blobs), auth, formats)
+    }
+
+    /// Builds the engine on given stores (tests use the in-memory store).
+    pub fn with_stores(
+        cfg: Config,
+        meta: Arc<dyn MetaStore>,
+        blobs: Arc<dyn BlobStore>,
+        auth: Auth,
+        formats: Vec<Arc<dyn Format>>,
+    ) -> anyhow::Result<Arc<Self>> {
+        let mut upstreams = HashMap::new();
+        for (name, c) in &cfg.connections {
+            if !c.url.is_empty() {
+                upstreams.insert(name.clone(), upstream::Upstream::new(name, c)?);
+            }
+        }
+        let jobs = ingest::Jobs::new(cfg.ingestion.workers, cfg.ingestion.prefetch_concurrency);
+        let engine = Arc::new(Self {
+            formats: formats.into_iter().map(|f| (f.format(), f)).collect(),
+            cfg: Arc::new(cfg),
+            meta,
+            blobs,
+            auth,
+            upstreams,
+            gens: Generations::default(),
+            graph_cache: Default::default(),
+            upstream_cache: Default::default(),
+            jobs,
+            rendered: render::RenderCache::new(),
+        });
+        engine.bootstrap()?;
+        Ok(engine)
+    }
+
+    /// Resumes ingestion jobs left unfinished by a previous run. Call once, inside the runtime.
+    pub fn start_background(self: &Arc<Self>) {
+        ingest::resume(self);
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// Token issue and verification.
+    pub fn auth(&self) -> &Auth {
+        &self.auth
+    }
+
+    /// The format implementation for `f`, if Depot serves it.
+    pub fn format(&self, f: PackageFormat) -> Option<&Arc<dyn Format>> {
+        self.formats.get(&f)
+    }
+
+    /// How long a client waits for an upstream fetch.
+    pub fn ingestion_wait(&self) -> Duration {
+        Duration::from_secs_f64(self.cfg.ingestion.wait_secs)
+    }
+
+    /// Runs a metadata write off the async worker threads: redb commits fsync.
+    fn write<R, F>(&self, f: F) -> Result<R>
+    where
+        F: FnMut(&mut dyn crate::store::WriteTxn) -> Result<R>,
+    {
+        blocking(|| crate::store::write(self.meta.as_ref(), f))
+    }
+
+    fn read<R, F>(&self, f: F) -> Result<R>
+    where
+        F: FnMut(&dyn crate::store::ReadTxn) -> Result<R>,
+    {
+        crate::store::read(self.meta.as_ref(), f)
+    }
+}
+
+/// Runs blocking work in place on a multi-threaded runtime so other tasks move to other
+/// workers; runs it directly elsewhere (unit tests on a current-thread runtime).
+fn blocking<R>(f: impl FnOnce() -> R) -> R {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}
+
+impl From<StoreError> for Box<EngineError> {
+    fn from(e: StoreError) -> Self {
+        Box::new(e.into())
+    }
+}

@@ -1,0 +1,207 @@
+//! npm as the engine sees it: the upstream packument parsed into versions, assets and tags,
+//! and the dependency prefetch rule (node-semver semantics).
+
+use base64::Engine as _;
+use serde_json::Value;
+
+use super::names::{full_name, parse_name};
+use crate::engine::{DependencyRequest, Format, UpstreamAsset, UpstreamPackage, UpstreamVersion};
+use crate::model::{AssetName, PackageFormat, PackageId, Version};
+
+/// The npm format.
+pub struct Npm;
+
+/// `sha512-<base64>` → raw digest.
+pub(crate) fn sha512_of_integrity(integrity: &str) -> Option<Vec<u8>> {
+    integrity
+        .split_whitespace()
+        .find_map(|part| part.strip_prefix("sha512-"))
+        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+}
+
+/// The last path segment of a URL (the tarball file name).
+fn file_name(url: &str) -> Option<&str> {
+    let path = url.split(['?', '#']).next()?;
+    path.rsplit('/').next().filter(|s| !s.is_empty())
+}
+
+/// Orders npm versions by semver; unparsable ones sort first, by text.
+pub(crate) fn compare(a: &str, b: &str) -> std::cmp::Ordering {
+    match (node_semver::Version::parse(a), node_semver::Version::parse(b)) {
+        (Ok(x), Ok(y)) => x.cmp(&y),
+        (Ok(_), Err(_)) => std::cmp::Ordering::Greater,
+        (Err(_), Ok(_)) => std::cmp::Ordering::Less,
+        (Err(_), Err(_)) => a.cmp(b),
+    }
+}
+
+impl Format for Npm {
+    fn format(&self) -> PackageFormat {
+        PackageFormat::Npm
+    }
+
+    fn upstream_metadata_url(&self, base: &str, pkg: &PackageId) -> String {
+        // Registries expect the scope's slash escaped in the packument path.
+        format!("{}/{}", base.trim_end_matches('/'), full_name(pkg).replace('/', "%2f"))
+    }
+
+    fn parse_upstream(&self, _pkg: &PackageId, body: &[u8]) -> Result<UpstreamPackage, String> {
+        let doc: Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+        let obj = doc.as_object().ok_or("packument is not an object")?;
+        let times = obj.get("time").and_then(Value::as_object);
+        let mut versions = Vec::new();
+        if let Some(vs) = obj.get("versions").and_then(Value::as_object) {
+            for (v, manifest) in vs {
+                let Ok(version) = Version::new(v.as_str()) else { continue };
+                let dist = manifest.get("dist");
+                let tarball = dist.and_then(|d| d.get("tarball")).and_then(Value::as_str);
+                let mut assets = Vec::new();
+                if let Some(url) = tarball {
+                    if let Some(name) = file_name(url).and_then(|n| AssetName::new(n).ok()) {
+                        assets.push(UpstreamAsset {
+                            name,
+                            url: url.to_string(),
+                            sha1: dist.and_then(|d| d.get("shasum")).and_then(Value::as_str).map(str::to_string),
+                            sha256: None,
+                            sha512: dist
+                                .and_then(|d| d.get("integrity"))
+                                .and_then(Value::as_str)
+                                .and_then(sha512_of_integrity),
+                        });
+                    }
+                }
+                versions.push(UpstreamVersion {
+                    version,
+                    metadata: manifest.clone(),
+                    assets,
+                    published_time: times.and_then(|t| t.get(v)).and_then(Value::as_str).map(str::to_string),
+                });
+            }
+        }
+        let tags = obj
+            .get("dist-tags")
+            .and_then(Value::as_object)
+            .map(|t| t.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect())
+            .unwrap_or_default();
+        Ok(UpstreamPackage { versions, tags })
+    }
+
+    fn version_of_asset(&self, pkg: &PackageId, asset: &AssetName) -> Option<Version> {
+        let v = asset.as_str().strip_prefix(pkg.name.as_str())?.strip_prefix('-')?.strip_suffix(".tgz")?;
+        Version::new(v).ok()
+    }
+
+    fn dependencies_to_prefetch(&self, metadata: &Value) -> Vec<DependencyRequest> {
+        let mut out = Vec::new();
+        for field in ["dependencies", "optionalDependencies"] {
+            let Some(deps) = metadata.get(field).and_then(Value::as_object) else { continue };
+            for (name, spec) in deps {
+                let Some(spec) = spec.as_str() else { continue };
+                // `npm:<name>@<range>` aliases resolve against the aliased package.
+                let (name, range) = match spec.strip_prefix("npm:") {
+                    Some(alias) => match alias.rfind('@').filter(|i| *i > 0) {
+                        Some(i) => (&alias[..i], &alias[i + 1..]),
+                        None => (alias, "latest"),
+                    },
+                    None => (name.as_str(), spec),
+                };
+                // Git, file, URL and GitHub-shorthand specs are not registry versions.
+                if range.contains(':') || range.contains('/') {
+                    continue;
+                }
+                if let Some(package) = parse_name(name) {
+                    let dep = DependencyRequest { package, range: range.trim().to_string() };
+                    if !out.contains(&dep) {
+                        out.push(dep);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn versions_to_prefetch(&self, upstream: &UpstreamPackage, range: &str) -> Vec<Version> {
+        let mut out: Vec<Version> = Vec::new();
+        let range_txt = if range.is_empty() { "*" } else { range };
+        let best = match node_semver::Range::parse(range_txt) {
+            Ok(r) => upstream
+                .versions
+                .iter()
+                .filter_map(|v| node_semver::Version::parse(v.version.as_str()).ok().map(|sv| (sv, &v.version)))
+                .filter(|(sv, _)| r.satisfies(sv))
+                .max_by(|a, b| a.0.cmp(&b.0))
+                .map(|(_, v)| v.clone()),
+            // Not a range: a tag name.
+            Err(_) => upstream.tags.get(range).and_then(|v| Version::new(v.as_str()).ok()),
+        };
+        out.extend(best);
+        if let Some(latest) = upstream.tags.get("latest").and_then(|v| Version::new(v.as_str()).ok()) {
+            if !out.contains(&latest) {
+                out.push(latest);
+            }
+        }
+        out
+    }
+
+    fn compare_versions(&self, a: &Version, b: &Version) -> std::cmp::Ordering {
+        compare(a.as_str(), b.as_str())
+    }
+}
+
+/// Dist-tags of a stored manifest map, for tests.
+#[cfg(test)]
+fn tags(pairs: &[(&str, &str)]) -> std::collections::BTreeMap<String, String> {
+    pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pkg_with(versions: &[&str], t: &[(&str, &str)]) -> UpstreamPackage {
+        UpstreamPackage {
+            versions: versions
+                .iter()
+                .map(|v| UpstreamVersion {
+                    version: Version::new(*v).unwrap(),
+                    metadata: Value::Null,
+                    assets: vec![],
+                    published_time: None,
+                })
+                .collect(),
+            tags: tags(t),
+        }
+    }
+
+    #[test]
+    fn prefetch_picks_max_satisfying_and_latest() {
+        let up = pkg_with(&["2.0.0", "2.1.3", "3.0.0-canary.1"], &[("latest", "2.1.3"), ("next", "3.0.0-canary.1")]);
+        let vs = |r: &str| Npm.versions_to_prefetch(&up, r).iter().map(|v| v.to_string()).collect::<Vec<_>>();
+        assert_eq!(vs("^2.0.0"), ["2.1.3"]);
+        assert_eq!(vs("2.0.0"), ["2.0.0", "2.1.3"]);
+        assert_eq!(vs("next"), ["3.0.0-canary.1", "2.1.3"]);
+        assert_eq!(vs("*"), ["2.1.3"], "prereleases excluded unless asked for");
+        assert_eq!(vs(">=3.0.0-canary.0"), ["3.0.0-canary.1", "2.1.3"]);
+    }
+
+    #[test]
+    fn dependency_specs() {
+        let m = serde_json::json!({
+            "dependencies": {"a": "^1", "b": "npm:c@^2", "d": "git+https://x/y.git", "e": "user/repo"},
+            "optionalDependencies": {"f": "~1.2"},
+            "devDependencies": {"g": "1"}
+        });
+        let deps: Vec<String> =
+            Npm.dependencies_to_prefetch(&m).iter().map(|d| format!("{}@{}", full_name(&d.package), d.range)).collect();
+        assert_eq!(deps, ["a@^1", "c@^2", "f@~1.2"]);
+    }
+
+    #[test]
+    fn asset_names_map_to_versions() {
+        let p = parse_name("@babel/code-frame").unwrap();
+        let v = Npm.version_of_asset(&p, &AssetName::new("code-frame-7.29.7.tgz").unwrap()).unwrap();
+        assert_eq!(v.as_str(), "7.29.7");
+        assert!(Npm.version_of_asset(&p, &AssetName::new("other-1.0.0.tgz").unwrap()).is_none());
+        assert_eq!(Npm.upstream_metadata_url("http://u/", &p), "http://u/@babel%2fcode-frame");
+    }
+}

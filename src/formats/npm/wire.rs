@@ -1,0 +1,217 @@
+//! npm documents: packuments (full and abbreviated) rendered from a package view, and
+//! publish bodies parsed into a publish request.
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use serde_json::{Map, Value};
+
+use super::names::full_name;
+use super::upstream::sha512_of_integrity;
+use crate::engine::{EngineError, PackageView, PublishAsset, PublishRequest, ViewVersion};
+use crate::model::{AssetName, PackageId, Version};
+
+/// Fields npm's abbreviated ("corgi") documents keep per version.
+const ABBREVIATED: [&str; 19] = [
+    "name",
+    "version",
+    "deprecated",
+    "dependencies",
+    "optionalDependencies",
+    "devDependencies",
+    "bundleDependencies",
+    "bundledDependencies",
+    "peerDependencies",
+    "peerDependenciesMeta",
+    "acceptDependencies",
+    "bin",
+    "directories",
+    "dist",
+    "engines",
+    "_hasShrinkwrap",
+    "os",
+    "cpu",
+    "libc",
+];
+
+/// The `dist` object with Depot's tarball URL and the digests of the stored (or declared) bytes.
+fn dist(endpoint: &str, pkg: &PackageId, v: &ViewVersion, original: Option<&Value>) -> Value {
+    let mut d = original.and_then(Value::as_object).cloned().unwrap_or_default();
+    if let Some((name, hashes)) = v.assets.first() {
+        d.insert("tarball".into(), Value::String(tarball_url(endpoint, pkg, name)));
+        if let Some(s) = hashes.get("sha1") {
+            d.insert("shasum".into(), Value::String(s.clone()));
+        }
+        if let Some(s) = hashes.get("sha512").and_then(|h| hex::decode(h).ok()) {
+            d.insert(
+                "integrity".into(),
+                Value::String(format!("sha512-{}", base64::engine::general_purpose::STANDARD.encode(s))),
+            );
+        }
+    }
+    Value::Object(d)
+}
+
+/// `<endpoint><name>/-/<file>`; scoped names keep their slash, as lockfiles expect.
+pub(crate) fn tarball_url(endpoint: &str, pkg: &PackageId, file: &AssetName) -> String {
+    format!("{endpoint}{}/-/{file}", full_name(pkg))
+}
+
+fn manifest(endpoint: &str, pkg: &PackageId, v: &ViewVersion, abbreviated: bool) -> Value {
+    let src = v.metadata.as_object().cloned().unwrap_or_default();
+    let mut m = Map::new();
+    if abbreviated {
+        for k in ABBREVIATED {
+            if let Some(val) = src.get(k) {
+                m.insert(k.to_string(), val.clone());
+            }
+        }
+        let scripts = src.get("scripts").and_then(Value::as_object);
+        if scripts
+            .is_some_and(|s| s.contains_key("install") || s.contains_key("preinstall") || s.contains_key("postinstall"))
+        {
+            m.insert("hasInstallScript".into(), Value::Bool(true));
+        }
+    } else {
+        m = src.clone();
+        m.insert("_id".into(), Value::String(format!("{}@{}", full_name(pkg), v.version)));
+    }
+    m.insert("name".into(), Value::String(full_name(pkg)));
+    m.insert("version".into(), Value::String(v.version.to_string()));
+    m.insert("dist".into(), dist(endpoint, pkg, v, src.get("dist")));
+    Value::Object(m)
+}
+
+/// Renders a packument; `abbreviated` for `application/vnd.npm.install-v1+json`.
+pub(crate) fn packument(endpoint: &str, view: &PackageView, abbreviated: bool) -> Vec<u8> {
+    let name = full_name(&view.package);
+    let mut versions = Map::new();
+    let mut time = Map::new();
+    let mut modified: Option<&str> = None;
+    for v in &view.versions {
+        versions.insert(v.version.to_string(), manifest(endpoint, &view.package, v, abbreviated));
+        if let Some(t) = &v.published_time {
+            time.insert(v.version.to_string(), Value::String(t.clone()));
+            if modified.is_none_or(|m| m < t.as_str()) {
+                modified = Some(t);
+            }
+        }
+    }
+    let tags: Map<String, Value> = view.tags.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
+    let mut doc = Map::new();
+    if !abbreviated {
+        doc.insert("_id".into(), Value::String(name.clone()));
+    }
+    doc.insert("name".into(), Value::String(name));
+    if let Some(m) = modified {
+        doc.insert("modified".into(), Value::String(m.to_string()));
+    }
+    doc.insert("dist-tags".into(), Value::Object(tags));
+    doc.insert("versions".into(), Value::Object(versions));
+    if !abbreviated {
+        if let Some(m) = modified {
+            time.insert("modified".into(), Value::String(m.to_string()));
+        }
+        doc.insert("time".into(), Value::Object(time));
+    }
+    serde_json::to_vec(&Value::Object(doc)).unwrap_or_default()
+}
+
+/// One version's manifest (`GET <pkg>/<version>`).
+pub(crate) fn version_document(endpoint: &str, view: &PackageView, v: &ViewVersion) -> Vec<u8> {
+    serde_json::to_vec(&manifest(endpoint, &view.package, v, false)).unwrap_or_default()
+}
+
+/// What a `PUT <pkg>` body is.
+pub(crate) enum PutBody {
+    /// A new version with its tarball.
+    Publish(PublishRequest),
+    /// A metadata-only update: `deprecated` per version (`None` removes it).
+    Deprecate(BTreeMap<Version, Option<String>>),
+}
+
+fn invalid(msg: impl Into<String>) -> EngineError {
+    EngineError::Validation(msg.into())
+}
+
+/// Parses a `PUT <pkg>` body.
+pub(crate) fn parse_put(pkg: &PackageId, body: &[u8]) -> Result<PutBody, EngineError> {
+    let doc: Value = serde_json::from_slice(body).map_err(|e| invalid(format!("request body is not JSON: {e}")))?;
+    let obj = doc.as_object().ok_or_else(|| invalid("request body must be a JSON object"))?;
+    let name = full_name(pkg);
+    if let Some(n) = obj.get("name").and_then(Value::as_str) {
+        if n != name {
+            return Err(invalid(format!("package name in body ({n}) does not match the URL ({name})")));
+        }
+    }
+    let versions = obj.get("versions").and_then(Value::as_object).ok_or_else(|| invalid("body has no versions"))?;
+    let attachments = obj.get("_attachments").and_then(Value::as_object).filter(|a| !a.is_empty());
+    let Some(attachments) = attachments else {
+        let mut changes = BTreeMap::new();
+        for (v, m) in versions {
+            let version = Version::new(v.as_str())?;
+            let dep = m.get("deprecated").and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string);
+            changes.insert(version, dep);
+        }
+        return Ok(PutBody::Deprecate(changes));
+    };
+    if versions.len() != 1 || attachments.len() != 1 {
+        return Err(invalid("a publish must carry exactly one version and one attachment"));
+    }
+    let (v, manifest) = versions.iter().next().expect("one version");
+    node_semver::Version::parse(v).map_err(|_| invalid(format!("version {v} is not valid semver")))?;
+    let version = Version::new(v.as_str())?;
+    if manifest.get("version").and_then(Value::as_str).is_some_and(|mv| mv != v) {
+        return Err(invalid("the manifest's version does not match its key"));
+    }
+    let (file, att) = attachments.iter().next().expect("one attachment");
+    let data = att.get("data").and_then(Value::as_str).ok_or_else(|| invalid("attachment has no data"))?;
+    let bytes =
+        base64::engine::general_purpose::STANDARD.decode(data).map_err(|_| invalid("attachment data is not base64"))?;
+    if let Some(len) = att.get("length").and_then(Value::as_u64) {
+        if len != bytes.len() as u64 {
+            return Err(invalid(format!("attachment length {len} does not match its data ({} bytes)", bytes.len())));
+        }
+    }
+    let dist = manifest.get("dist");
+    if let Some(integrity) = dist.and_then(|d| d.get("integrity")).and_then(Value::as_str) {
+        use sha2::Digest;
+        if let Some(want) = sha512_of_integrity(integrity) {
+            if want != sha2::Sha512::digest(&bytes).to_vec() {
+                return Err(invalid("tarball does not match dist.integrity"));
+            }
+        }
+    }
+    if let Some(shasum) = dist.and_then(|d| d.get("shasum")).and_then(Value::as_str) {
+        use sha1::Digest;
+        if !shasum.eq_ignore_ascii_case(&hex::encode(sha1::Sha1::digest(&bytes))) {
+            return Err(invalid("tarball does not match dist.shasum"));
+        }
+    }
+    let expected_file = format!("{}-{v}.tgz", pkg.name);
+    let file_name = file.rsplit('/').next().unwrap_or(file);
+    if file_name != expected_file {
+        return Err(invalid(format!("attachment {file} should be named {expected_file}")));
+    }
+    let mut metadata = manifest.clone();
+    if let Some(d) = metadata.get_mut("dist").and_then(Value::as_object_mut) {
+        d.remove("tarball");
+    }
+    let tags = obj
+        .get("dist-tags")
+        .and_then(Value::as_object)
+        .map(|t| {
+            t.iter()
+                .filter_map(|(k, val)| Some((k.clone(), val.as_str()?.to_string())))
+                .filter(|(_, tv)| tv == v)
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(PutBody::Publish(PublishRequest {
+        package: pkg.clone(),
+        version,
+        metadata,
+        assets: vec![PublishAsset { name: AssetName::new(expected_file)?, bytes: bytes.into() }],
+        tags,
+    }))
+}

@@ -1,0 +1,276 @@
+//! Content-addressed asset bytes.
+//!
+//! A write goes temp file → hash while streaming → [`PendingBlob`] (fsynced, digests known)
+//! → the caller compares digests with what the upstream declared → [`PendingBlob::commit`]
+//! (rename into `sha256/ab/cd/<hex>`, fsync the directory). Only after that may metadata
+//! point at the blob, so a crash at any instant leaves at worst an orphan temp file, which is
+//! swept at start-up. Blob paths derive from the digest alone, never from a client's name.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::Stream;
+use md5::Md5;
+use sha1::Sha1;
+use sha2::{Digest, Sha512};
+use tokio::io::AsyncWriteExt;
+
+use super::StoreError;
+use crate::model::Sha256;
+
+/// All digests of a blob, computed while it was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobDigests {
+    /// The key.
+    pub sha256: Sha256,
+    /// Size in bytes.
+    pub size: u64,
+    /// SHA-1 (npm's `shasum`), hex.
+    pub sha1: String,
+    /// SHA-512, raw bytes (npm's `integrity`).
+    pub sha512: Vec<u8>,
+    /// MD5, hex.
+    pub md5: String,
+}
+
+/// A stream of blob bytes.
+pub type ByteStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;
+
+/// An open blob: its size and its bytes.
+pub struct BlobBody {
+    /// Size in bytes.
+    pub size: u64,
+    /// The bytes.
+    pub stream: ByteStream,
+}
+
+/// Streams bytes into a blob that is not visible yet.
+#[async_trait]
+pub trait BlobWriter: Send {
+    /// Appends a chunk.
+    async fn write(&mut self, chunk: &[u8]) -> Result<(), StoreError>;
+    /// Makes the bytes durable and reports their digests; still invisible.
+    async fn finish(self: Box<Self>) -> Result<Box<dyn PendingBlob>, StoreError>;
+}
+
+/// A durable blob awaiting verification; dropping it discards it.
+#[async_trait]
+pub trait PendingBlob: Send {
+    /// Digests of the written bytes.
+    fn digests(&self) -> &BlobDigests;
+    /// Makes the blob visible under its SHA-256.
+    async fn commit(self: Box<Self>) -> Result<BlobDigests, StoreError>;
+}
+
+/// Content-addressed blob storage (a directory by default; S3-compatible storage later).
+#[async_trait]
+pub trait BlobStore: Send + Sync + 'static {
+    /// Starts writing a new blob.
+    async fn begin(&self) -> Result<Box<dyn BlobWriter>, StoreError>;
+    /// Opens a blob for reading, `None` when absent.
+    async fn open(&self, sha: &Sha256) -> Result<Option<BlobBody>, StoreError>;
+    /// Whether the blob exists.
+    async fn contains(&self, sha: &Sha256) -> Result<bool, StoreError>;
+    /// Removes a blob; true when it existed.
+    async fn delete(&self, sha: &Sha256) -> Result<bool, StoreError>;
+}
+
+fn io_err(e: io::Error) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+/// Blobs as files under a directory.
+pub struct DirBlobStore {
+    root: PathBuf,
+}
+
+impl DirBlobStore {
+    /// Opens (creating) the directory and removes temp files left by a crash.
+    pub fn open(root: &Path) -> Result<Self, StoreError> {
+        let tmp = root.join("tmp");
+        std::fs::create_dir_all(&tmp).map_err(io_err)?;
+        std::fs::create_dir_all(root.join("sha256")).map_err(io_err)?;
+        for e in std::fs::read_dir(&tmp).map_err(io_err)?.flatten() {
+            let _ = std::fs::remove_file(e.path());
+        }
+        Ok(Self { root: root.to_path_buf() })
+    }
+
+    fn path_of(&self, sha: &Sha256) -> PathBuf {
+        let h = sha.hex();
+        self.root.join("sha256").join(&h[0..2]).join(&h[2..4]).join(h)
+    }
+}
+
+struct Hashers {
+    sha256: sha2::Sha256,
+    sha1: Sha1,
+    sha512: Sha512,
+    md5: Md5,
+    size: u64,
+}
+
+impl Hashers {
+    fn new() -> Self {
+        Self { sha256: sha2::Sha256::new(), sha1: Sha1::new(), sha512: Sha512::new(), md5: Md5::new(), size: 0 }
+    }
+    fn update(&mut self, b: &[u8]) {
+        self.sha256.update(b);
+        self.sha1.update(b);
+        self.sha512.update(b);
+        self.md5.update(b);
+        self.size += b.len() as u64;
+    }
+    fn finish(self) -> BlobDigests {
+        BlobDigests {
+            sha256: Sha256::from_bytes(self.sha256.finalize().into()),
+            size: self.size,
+            sha1: hex::encode(self.sha1.finalize()),
+            sha512: self.sha512.finalize().to_vec(),
+            md5: hex::encode(self.md5.finalize()),
+        }
+    }
+}
+
+struct DirWriter {
+    file: tokio::fs::File,
+    tmp: PathBuf,
+    hashers: Hashers,
+    dest_root: PathBuf,
+}
+
+/// Removes the temp file unless the blob was committed.
+struct TempGuard(Option<PathBuf>);
+
+impl Drop for TempGuard {
+    fn drop(&mut self) {
+        if let Some(p) = self.0.take() {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+struct DirPending {
+    tmp: TempGuard,
+    digests: BlobDigests,
+    dest_root: PathBuf,
+}
+
+#[async_trait]
+impl BlobWriter for DirWriter {
+    async fn write(&mut self, chunk: &[u8]) -> Result<(), StoreError> {
+        self.hashers.update(chunk);
+        self.file.write_all(chunk).await.map_err(io_err)
+    }
+    async fn finish(self: Box<Self>) -> Result<Box<dyn PendingBlob>, StoreError> {
+        let DirWriter { mut file, tmp, hashers, dest_root } = *self;
+        let guard = TempGuard(Some(tmp));
+        file.flush().await.map_err(io_err)?;
+        file.sync_all().await.map_err(io_err)?;
+        drop(file);
+        Ok(Box::new(DirPending { tmp: guard, digests: hashers.finish(), dest_root }))
+    }
+}
+
+#[async_trait]
+impl PendingBlob for DirPending {
+    fn digests(&self) -> &BlobDigests {
+        &self.digests
+    }
+    async fn commit(mut self: Box<Self>) -> Result<BlobDigests, StoreError> {
+        let h = self.digests.sha256.hex();
+        let dir = self.dest_root.join("sha256").join(&h[0..2]).join(&h[2..4]);
+        let dest = dir.join(&h);
+        let tmp = self.tmp.0.take().expect("pending blob has its temp file");
+        let res = async {
+            tokio::fs::create_dir_all(&dir).await?;
+            if tokio::fs::try_exists(&dest).await? {
+                // Same digest, same bytes: the earlier copy serves.
+                tokio::fs::remove_file(&tmp).await?;
+                return Ok(());
+            }
+            tokio::fs::rename(&tmp, &dest).await?;
+            // The rename is only durable once the directory entry is.
+            let d = tokio::fs::File::open(&dir).await?;
+            d.sync_all().await
+        }
+        .await;
+        if res.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        res.map_err(io_err)?;
+        Ok(self.digests.clone())
+    }
+}
+
+#[async_trait]
+impl BlobStore for DirBlobStore {
+    async fn begin(&self) -> Result<Box<dyn BlobWriter>, StoreError> {
+        let tmp = self.root.join("tmp").join(format!("{:032x}.part", rand::random::<u128>()));
+        let file = tokio::fs::File::create(&tmp).await.map_err(io_err)?;
+        Ok(Box::new(DirWriter { file, tmp, hashers: Hashers::new(), dest_root: self.root.clone() }))
+    }
+
+    async fn open(&self, sha: &Sha256) -> Result<Option<BlobBody>, StoreError> {
+        let file = match tokio::fs::File::open(self.path_of(sha)).await {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io_err(e)),
+        };
+        let size = file.metadata().await.map_err(io_err)?.len();
+        let stream = tokio_util::io::ReaderStream::with_capacity(file, 64 * 1024);
+        Ok(Some(BlobBody { size, stream: Box::pin(stream) }))
+    }
+
+    async fn contains(&self, sha: &Sha256) -> Result<bool, StoreError> {
+        tokio::fs::try_exists(self.path_of(sha)).await.map_err(io_err)
+    }
+
+    async fn delete(&self, sha: &Sha256) -> Result<bool, StoreError> {
+        match tokio::fs::remove_file(self.path_of(sha)).await {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(io_err(e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::TryStreamExt;
+
+    #[tokio::test]
+    async fn write_verify_commit_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = DirBlobStore::open(dir.path()).unwrap();
+        let mut w = store.begin().await.unwrap();
+        w.write(b"hello ").await.unwrap();
+        w.write(b"world").await.unwrap();
+        let pending = w.finish().await.unwrap();
+        let d = pending.digests().clone();
+        assert_eq!(d.sha1, "2aae6c35c94fcfb415dbe95f408b9ce91ee846ed");
+        assert!(!store.contains(&d.sha256).await.unwrap(), "invisible before commit");
+        pending.commit().await.unwrap();
+        let body = store.open(&d.sha256).await.unwrap().unwrap();
+        assert_eq!(body.size, 11);
+        let bytes: Vec<Bytes> = body.stream.try_collect().await.unwrap();
+        assert_eq!(bytes.concat(), b"hello world");
+    }
+
+    #[tokio::test]
+    async fn dropped_pending_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = DirBlobStore::open(dir.path()).unwrap();
+        let mut w = store.begin().await.unwrap();
+        w.write(b"x").await.unwrap();
+        let pending = w.finish().await.unwrap();
+        let sha = pending.digests().sha256;
+        drop(pending);
+        assert!(!store.contains(&sha).await.unwrap());
+        assert_eq!(std::fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
+    }
+}
