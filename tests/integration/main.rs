@@ -1,1 +1,11 @@
+//! Integration tests: the real `depot` binary, the real `aws` and `npm` clients, and a fake
+//! npm upstream on loopback. One test binary so the suite builds and links once.
 
+mod support;
+
+mod api;
+mod graph;
+mod ingestion;
+mod npm_install;
+mod publish;
+mod walkthrough;

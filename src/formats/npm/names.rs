@@ -82,6 +82,28 @@ const LOGIN: (&str, &str) = (
     "CodeArtifact uses its own authentication: run `aws codeartifact login --tool npm --domain <domain> --repository <repository>`",
 );
 
+/// The npm commands CodeArtifact does not support, named by npm's `npm-command` request
+/// header, with what to use instead.
+pub(crate) fn unsupported_command(cmd: &str) -> Option<(&'static str, &'static str)> {
+    Some(match cmd {
+        "adduser" | "login" | "add-user" => LOGIN,
+        "logout" => ("logout", "tokens expire on their own; get a new one with `aws codeartifact login`"),
+        "whoami" => ("whoami", "CodeArtifact has no npm user names; your identity is your AWS credentials"),
+        "search" | "find" | "s" | "se" => ("search", "use `aws codeartifact list-packages`"),
+        "star" | "unstar" => ("star", "CodeArtifact has no favorites"),
+        "stars" => ("stars", "CodeArtifact has no favorites"),
+        "owner" | "author" => ("owner", "CodeArtifact uses repository and domain policies"),
+        "access" => ("access", "CodeArtifact uses repository and domain policies"),
+        "team" | "org" => ("team", "use IAM groups and repository policies"),
+        "token" => ("token", "use `aws codeartifact get-authorization-token`"),
+        "unpublish" => ("unpublish", "use `aws codeartifact delete-package-versions`"),
+        "hook" => ("hook", "CodeArtifact does not offer npm hooks"),
+        "audit" => ("audit", "CodeArtifact does not vend security vulnerability data"),
+        "profile" => ("profile", "CodeArtifact uses AWS IAM identities, not npm profiles"),
+        _ => return None,
+    })
+}
+
 /// Classifies a decoded path (without the endpoint prefix).
 pub(crate) fn classify(path: &str) -> NpmPath {
     let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();

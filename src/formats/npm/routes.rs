@@ -38,7 +38,14 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let path = classify(&rest);
+    let mut path = classify(&rest);
+    // npm names its command in every request; some commands only read, so the path alone
+    // cannot tell that CodeArtifact does not support them.
+    if let Some((cmd, instead)) =
+        headers.get("npm-command").and_then(|v| v.to_str().ok()).and_then(super::names::unsupported_command)
+    {
+        path = NpmPath::Unsupported(cmd, instead);
+    }
     let access = if matches!(method, Method::GET | Method::HEAD) { Access::Read } else { Access::Write };
     if let NpmPath::Unsupported(cmd, instead) = path {
         return npm_json(

@@ -115,8 +115,7 @@ impl FakeNpm {
     /// Starts serving the corpus at `<CARGO_MANIFEST_DIR>/../shared/fixtures/npm` on
     /// `127.0.0.1:<ephemeral>`.
     pub async fn start() -> FakeNpm {
-        Self::start_with_root(Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/npm"))
-            .await
+        Self::start_with_root(Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/npm")).await
     }
 
     /// Starts serving the npm corpus found at `root` (the directory holding `packuments/`
@@ -128,31 +127,19 @@ impl FakeNpm {
             .await
             .expect("loading npm corpus panicked");
 
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind fake npm");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind fake npm");
         let addr = listener.local_addr().expect("fake npm local_addr");
         let url = format!("http://{addr}");
 
         let mut inner = Inner::default();
         for (name, (text, doc)) in docs {
-            inner
-                .bodies
-                .insert(name.clone(), Bytes::from(text.replace(PLACEHOLDER, &url)));
+            inner.bodies.insert(name.clone(), Bytes::from(text.replace(PLACEHOLDER, &url)));
             inner.docs.insert(name, doc);
         }
-        let shared = Arc::new(Shared {
-            root,
-            url,
-            state: Mutex::new(inner),
-        });
+        let shared = Arc::new(Shared { root, url, state: Mutex::new(inner) });
         let server = spawn_server(listener, shared.clone());
         tracing::debug!(url = %shared.url, "fake npm started");
-        FakeNpm {
-            shared,
-            addr,
-            server: Mutex::new(Some(server)),
-        }
+        FakeNpm { shared, addr, server: Mutex::new(Some(server)) }
     }
 
     /// Base URL without trailing slash, e.g. `http://127.0.0.1:40123`.
@@ -188,23 +175,12 @@ impl FakeNpm {
     /// Serve again on the same port after [`FakeNpm::stop`] (no-op if running). Panics if
     /// the port cannot be bound again.
     pub async fn restart(&self) {
-        if self
-            .server
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .is_some()
-        {
+        if self.server.lock().unwrap_or_else(|e| e.into_inner()).is_some() {
             return;
         }
-        let listener = TcpListener::bind(self.addr)
-            .await
-            .expect("re-bind fake npm port");
+        let listener = TcpListener::bind(self.addr).await.expect("re-bind fake npm port");
         let server = spawn_server(listener, self.shared.clone());
-        let old = self
-            .server
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .replace(server);
+        let old = self.server.lock().unwrap_or_else(|e| e.into_inner()).replace(server);
         if let Some(old) = old {
             old.shutdown();
         }
@@ -214,11 +190,7 @@ impl FakeNpm {
     /// Requests received for exactly this path (decoded: `/@babel/code-frame` counts both
     /// `/@babel%2fcode-frame` and `/@babel/code-frame`; no query string).
     pub fn hits(&self, path: &str) -> usize {
-        lock(&self.shared.state)
-            .hits
-            .get(path)
-            .copied()
-            .unwrap_or(0)
+        lock(&self.shared.state).hits.get(path).copied().unwrap_or(0)
     }
 
     /// Total requests received.
@@ -247,10 +219,8 @@ impl FakeNpm {
         let basename = name.rsplit('/').next().unwrap_or(name);
         let path = format!("{name}/-/{basename}-{version}.tgz");
         let shasum = hex::encode(sha1::Sha1::digest(&tarball));
-        let integrity = format!(
-            "sha512-{}",
-            base64::engine::general_purpose::STANDARD.encode(sha2::Sha512::digest(&tarball))
-        );
+        let integrity =
+            format!("sha512-{}", base64::engine::general_purpose::STANDARD.encode(sha2::Sha512::digest(&tarball)));
 
         let mut manifest = match manifest_extra {
             Value::Object(m) => m,
@@ -273,9 +243,10 @@ impl FakeNpm {
         let mut st = lock(&self.shared.state);
         st.tarballs.insert(path, Bytes::from(tarball));
         let created = !st.docs.contains_key(name);
-        let doc = st.docs.entry(name.to_string()).or_insert_with(
-            || json!({"_id": name, "name": name, "dist-tags": {}, "versions": {}, "time": {}}),
-        );
+        let doc = st
+            .docs
+            .entry(name.to_string())
+            .or_insert_with(|| json!({"_id": name, "name": name, "dist-tags": {}, "versions": {}, "time": {}}));
         obj_field(doc, "versions").insert(version.to_string(), Value::Object(manifest));
         obj_field(doc, "time").insert(version.to_string(), json!(now));
         let tags = obj_field(doc, "dist-tags");
@@ -328,8 +299,7 @@ fn render(doc: &Value, url: &str) -> Bytes {
 /// Reads `root/packuments/**.json`: package name → (raw text, parsed document).
 fn load_packuments(root: &Path) -> HashMap<String, (String, Value)> {
     fn walk(dir: &Path, prefix: &str, out: &mut HashMap<String, (String, Value)>) {
-        let entries = std::fs::read_dir(dir)
-            .unwrap_or_else(|e| panic!("fake npm: cannot read {}: {e}", dir.display()));
+        let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("fake npm: cannot read {}: {e}", dir.display()));
         for entry in entries {
             let entry = entry.expect("read_dir entry");
             let path = entry.path();
@@ -347,21 +317,14 @@ fn load_packuments(root: &Path) -> HashMap<String, (String, Value)> {
     }
     let mut out = HashMap::new();
     walk(&root.join("packuments"), "", &mut out);
-    assert!(
-        !out.is_empty(),
-        "fake npm: no packuments under {}",
-        root.display()
-    );
+    assert!(!out.is_empty(), "fake npm: no packuments under {}", root.display());
     out
 }
 
 fn spawn_server(listener: TcpListener, shared: Arc<Shared>) -> Server {
     let (kill, kill_rx) = watch::channel(false);
     let app = Router::new().fallback(handle).with_state(shared);
-    let listener = KillableListener {
-        inner: listener,
-        kill: kill_rx,
-    };
+    let listener = KillableListener { inner: listener, kill: kill_rx };
     let task = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             tracing::debug!(error = %e, "fake npm server ended");
@@ -373,15 +336,8 @@ fn spawn_server(listener: TcpListener, shared: Arc<Shared>) -> Server {
 async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     let method = req.method().clone();
     let raw_path = req.uri().path().to_string();
-    let path = percent_encoding::percent_decode_str(&raw_path)
-        .decode_utf8_lossy()
-        .into_owned();
-    let accept = req
-        .headers()
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
+    let path = percent_encoding::percent_decode_str(&raw_path).decode_utf8_lossy().into_owned();
+    let accept = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
     tracing::debug!(%method, %path, raw = %raw_path, %accept, "fake npm request");
 
     let (outage, latency, fail) = {
@@ -409,26 +365,12 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
 
     let rest = path.strip_prefix('/').unwrap_or(&path);
     if rest == "-/ping" {
-        return respond(
-            StatusCode::OK,
-            "application/json",
-            Bytes::from_static(b"{}"),
-        );
+        return respond(StatusCode::OK, "application/json", Bytes::from_static(b"{}"));
     }
-    if let Some(name) = rest
-        .strip_prefix("-/package/")
-        .and_then(|r| r.strip_suffix("/dist-tags"))
-    {
-        let tags = lock(&shared.state)
-            .docs
-            .get(name)
-            .and_then(|d| d.get("dist-tags").cloned());
+    if let Some(name) = rest.strip_prefix("-/package/").and_then(|r| r.strip_suffix("/dist-tags")) {
+        let tags = lock(&shared.state).docs.get(name).and_then(|d| d.get("dist-tags").cloned());
         return match tags {
-            Some(tags) => respond(
-                StatusCode::OK,
-                "application/json",
-                Bytes::from(tags.to_string()),
-            ),
+            Some(tags) => respond(StatusCode::OK, "application/json", Bytes::from(tags.to_string())),
             None => not_found(),
         };
     }
@@ -449,18 +391,12 @@ async fn serve_tarball(shared: &Shared, rest: &str) -> Response {
     if let Some(bytes) = published {
         return respond(StatusCode::OK, "application/octet-stream", bytes);
     }
-    let safe = rest
-        .split('/')
-        .all(|seg| !seg.is_empty() && seg != "." && seg != ".." && !seg.contains('\\'));
+    let safe = rest.split('/').all(|seg| !seg.is_empty() && seg != "." && seg != ".." && !seg.contains('\\'));
     if !safe {
         return not_found();
     }
     match tokio::fs::read(shared.root.join("tarballs").join(rest)).await {
-        Ok(bytes) => respond(
-            StatusCode::OK,
-            "application/octet-stream",
-            Bytes::from(bytes),
-        ),
+        Ok(bytes) => respond(StatusCode::OK, "application/octet-stream", Bytes::from(bytes)),
         Err(_) => not_found(),
     }
 }
@@ -471,11 +407,7 @@ fn is_package_name(s: &str) -> bool {
     match s.split_once('/') {
         None => ok(s),
         Some((scope, name)) => {
-            scope.starts_with('@')
-                && scope.len() > 1
-                && ok(scope)
-                && ok(name)
-                && !name.contains('/')
+            scope.starts_with('@') && scope.len() > 1 && ok(scope) && ok(name) && !name.contains('/')
         }
     }
 }
@@ -490,11 +422,7 @@ fn respond(status: StatusCode, content_type: &'static str, body: Bytes) -> Respo
 }
 
 fn json_error(status: StatusCode, msg: &str) -> Response {
-    respond(
-        status,
-        "application/json",
-        Bytes::from(json!({ "error": msg }).to_string()),
-    )
+    respond(status, "application/json", Bytes::from(json!({ "error": msg }).to_string()))
 }
 
 fn not_found() -> Response {
@@ -524,14 +452,7 @@ impl axum::serve::Listener for KillableListener {
                     let killed = Box::pin(async move {
                         let _ = rx.wait_for(|k| *k).await;
                     });
-                    return (
-                        KillableIo {
-                            inner: stream,
-                            killed,
-                            dead: false,
-                        },
-                        addr,
-                    );
+                    return (KillableIo { inner: stream, killed, dead: false }, addr);
                 }
                 Err(e) => {
                     tracing::debug!(error = %e, "fake npm accept error");
@@ -558,10 +479,7 @@ impl KillableIo {
             self.dead = true;
         }
         if self.dead {
-            Err(std::io::Error::new(
-                std::io::ErrorKind::ConnectionAborted,
-                "fake npm stopped",
-            ))
+            Err(std::io::Error::new(std::io::ErrorKind::ConnectionAborted, "fake npm stopped"))
         } else {
             Ok(())
         }
@@ -569,11 +487,7 @@ impl KillableIo {
 }
 
 impl AsyncRead for KillableIo {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
         let this = self.get_mut();
         this.check(cx)?;
         Pin::new(&mut this.inner).poll_read(cx, buf)
@@ -581,11 +495,7 @@ impl AsyncRead for KillableIo {
 }
 
 impl AsyncWrite for KillableIo {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
         let this = self.get_mut();
         this.check(cx)?;
         Pin::new(&mut this.inner).poll_write(cx, buf)
@@ -611,12 +521,9 @@ impl AsyncWrite for KillableIo {
 /// `npm pack` does).
 pub fn make_tarball(name: &str, version: &str, extra_files: &[(&str, &[u8])]) -> Vec<u8> {
     let mut tar = Vec::new();
-    if !extra_files
-        .iter()
-        .any(|(p, _)| p.trim_start_matches("./") == "package.json")
-    {
-        let manifest = serde_json::to_vec_pretty(&json!({ "name": name, "version": version }))
-            .expect("serialize package.json");
+    if !extra_files.iter().any(|(p, _)| p.trim_start_matches("./") == "package.json") {
+        let manifest =
+            serde_json::to_vec_pretty(&json!({ "name": name, "version": version })).expect("serialize package.json");
         ustar_append(&mut tar, "package/package.json", &manifest);
     }
     for (path, data) in extra_files {
@@ -643,9 +550,7 @@ fn ustar_append(out: &mut Vec<u8>, path: &str, data: &[u8]) {
         (&path[..split], &path[split + 1..])
     };
     let mut h = [0u8; 512];
-    let put = |h: &mut [u8; 512], off: usize, bytes: &[u8]| {
-        h[off..off + bytes.len()].copy_from_slice(bytes)
-    };
+    let put = |h: &mut [u8; 512], off: usize, bytes: &[u8]| h[off..off + bytes.len()].copy_from_slice(bytes);
     put(&mut h, 0, name.as_bytes());
     put(&mut h, 100, b"0000644\0"); // mode
     put(&mut h, 108, b"0000000\0"); // uid
@@ -667,9 +572,7 @@ fn ustar_append(out: &mut Vec<u8>, path: &str, data: &[u8]) {
 
 /// Current UTC time as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
 fn rfc3339_now() -> String {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = now.as_secs() as i64;
     let (days, sod) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     // Howard Hinnant's civil_from_days.
@@ -682,11 +585,5 @@ fn rfc3339_now() -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
-        sod / 3600,
-        sod % 3600 / 60,
-        sod % 60,
-        now.subsec_millis()
-    )
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z", sod / 3600, sod % 3600 / 60, sod % 60, now.subsec_millis())
 }

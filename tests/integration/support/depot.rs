@@ -1,0 +1,171 @@
+//! A real `depot serve` process on an ephemeral loopback port with its own data directory.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::process::{Child, Command};
+
+use super::clients::Aws;
+
+/// The admin key every test Depot accepts.
+pub const AKID: &str = "AKIDDEPOTTEST0001";
+/// Its secret.
+pub const SECRET: &str = "depot-test-secret-key";
+
+/// Builds a [`TestDepot`].
+pub struct DepotBuilder {
+    env: BTreeMap<String, String>,
+}
+
+/// A running Depot.
+pub struct TestDepot {
+    /// `http://127.0.0.1:<port>`
+    pub url: String,
+    /// The account id it runs as.
+    pub account: String,
+    /// The region it reports.
+    pub region: String,
+    env: BTreeMap<String, String>,
+    child: Option<Child>,
+    log: PathBuf,
+    tmp: Arc<tempfile::TempDir>,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+impl TestDepot {
+    /// A builder with hermetic defaults: every external connection points at a dead loopback
+    /// port until a test sets it.
+    pub fn builder() -> DepotBuilder {
+        let mut env = BTreeMap::new();
+        for (k, v) in [
+            ("DEPOT_ADMIN_ACCESS_KEY_ID", AKID),
+            ("DEPOT_ADMIN_SECRET_ACCESS_KEY", SECRET),
+            ("DEPOT_UPSTREAM_PUBLIC_NPMJS", ""),
+            ("DEPOT_UPSTREAM_PUBLIC_PYPI", ""),
+            ("DEPOT_UPSTREAM_PUBLIC_MAVEN_CENTRAL", "http://127.0.0.1:9/maven2"),
+            ("DEPOT_UPSTREAM_PUBLIC_MAVEN_GOOGLEANDROID", "http://127.0.0.1:9/google"),
+            ("DEPOT_UPSTREAM_PUBLIC_MAVEN_GRADLEPLUGINS", "http://127.0.0.1:9/gradle"),
+            ("DEPOT_UPSTREAM_PUBLIC_MAVEN_COMMONSWARE", "http://127.0.0.1:9/commonsware"),
+            ("DEPOT_UPSTREAM_PUBLIC_NUGET_ORG", "http://127.0.0.1:9/nuget/v3/index.json"),
+            ("RUST_LOG", "info,depot=debug,tower_http=warn"),
+        ] {
+            env.insert(k.to_string(), v.to_string());
+        }
+        DepotBuilder { env }
+    }
+
+    /// The npm endpoint of a repository, ending in `/`.
+    pub fn npm_endpoint(&self, domain: &str, repo: &str) -> String {
+        format!("{}/{domain}-{}/npm/{repo}/", self.url, self.account)
+    }
+
+    /// An `aws` runner pointed at this Depot with its admin key.
+    pub fn aws(&self) -> Aws {
+        Aws::new(&self.url, &self.region, AKID, SECRET)
+    }
+
+    /// A scratch directory that lives as long as this Depot.
+    pub fn scratch(&self, name: &str) -> PathBuf {
+        let p = self.tmp.path().join("scratch").join(name);
+        std::fs::create_dir_all(&p).unwrap();
+        p
+    }
+
+    /// The last lines of Depot's log.
+    pub fn log_tail(&self, lines: usize) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let all: Vec<&str> = text.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+
+    /// The whole log.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    async fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_depot"));
+        cmd.arg("serve")
+            .envs(&self.env)
+            .stdout(Stdio::from(log.try_clone().unwrap()))
+            .stderr(Stdio::from(log))
+            .kill_on_drop(true);
+        for k in ["DEPOT_LISTEN", "DEPOT_DATA_DIR"] {
+            assert!(self.env.contains_key(k));
+        }
+        self.child = Some(cmd.spawn().expect("spawn depot"));
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(r) = client.get(format!("{}/healthz", self.url)).send().await {
+                if r.status().is_success() {
+                    return;
+                }
+            }
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("depot exited at start ({status}):\n{}", self.log_tail(40));
+            }
+            assert!(Instant::now() < deadline, "depot did not start:\n{}", self.log_tail(40));
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Kills the process at once (a crash, as far as the store is concerned).
+    pub async fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill().await;
+        }
+    }
+
+    /// Kills and starts again on the same data directory and port.
+    pub async fn restart(&mut self) {
+        self.kill().await;
+        self.spawn().await;
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        Path::new(self.env.get("DEPOT_DATA_DIR").unwrap())
+    }
+}
+
+impl DepotBuilder {
+    /// Sets an environment variable for the Depot process.
+    pub fn env(mut self, k: &str, v: &str) -> Self {
+        self.env.insert(k.to_string(), v.to_string());
+        self
+    }
+
+    /// Points `public:npmjs` at a (fake) upstream.
+    pub fn npm_upstream(self, url: &str) -> Self {
+        self.env("DEPOT_UPSTREAM_PUBLIC_NPMJS", url)
+    }
+
+    /// Starts Depot and waits until it answers.
+    pub async fn start(mut self) -> TestDepot {
+        let tmp = Arc::new(tempfile::tempdir().unwrap());
+        let port = free_port();
+        self.env.insert("DEPOT_LISTEN".into(), format!("127.0.0.1:{port}"));
+        self.env.entry("DEPOT_DATA_DIR".into()).or_insert_with(|| tmp.path().join("data").display().to_string());
+        let account = self.env.get("DEPOT_ACCOUNT_ID").cloned().unwrap_or_else(|| "000000000000".into());
+        let region = self.env.get("DEPOT_REGION").cloned().unwrap_or_else(|| "us-east-1".into());
+        let mut d = TestDepot {
+            url: format!("http://127.0.0.1:{port}"),
+            account,
+            region,
+            log: tmp.path().join("depot.log"),
+            env: self.env,
+            child: None,
+            tmp,
+        };
+        d.spawn().await;
+        d
+    }
+}

@@ -1,0 +1,55 @@
+//! Test harness: a real `depot` process per test ([`depot::TestDepot`]), a fake npm upstream
+//! built from `../shared/fixtures/npm` ([`fake_npm::FakeNpm`]), and runners for the real
+//! `aws` and `npm` clients ([`clients`]). Everything listens on 127.0.0.1 with ephemeral
+//! ports; nothing leaves the machine.
+//!
+//! A scenario reads: start a fake upstream, start Depot pointed at it, drive clients.
+//! ```ignore
+//! let fake = FakeNpm::start().await;
+//! let depot = TestDepot::builder().npm_upstream(&fake.url()).start().await;
+//! let aws = depot.aws();
+//! aws.ok(&["create-domain", "--domain", "d"]).await;
+//! ```
+
+#![allow(dead_code)]
+
+pub mod clients;
+pub mod depot;
+pub mod fake_npm;
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+/// Polls `check` until it returns true or `timeout` passes; panics with `what` on timeout.
+pub async fn eventually<F, Fut>(timeout: Duration, what: &str, check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    if !poll_until(timeout, check).await {
+        panic!("timed out waiting for: {what}");
+    }
+}
+
+/// Polls `check` until it returns true (→ true) or `timeout` passes (→ false).
+pub async fn poll_until<F, Fut>(timeout: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if check().await {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// The shared fixtures directory.
+pub fn fixtures() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures")
+}
