@@ -72,3 +72,65 @@ async fn unconfigured_connection_says_which_setting_to_fill() {
     let msg = r.json::<serde_json::Value>().await.unwrap()["error"].as_str().unwrap().to_string();
     assert!(msg.contains("DEPOT_UPSTREAM_PUBLIC_NPMJS"), "{msg}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unfinished_ingestion_resumes_after_a_crash() {
+    let fake = FakeNpm::start().await;
+    let mut depot = TestDepot::builder().npm_upstream(&fake.url()).env("DEPOT_INGESTION_WAIT_SECS", "1").start().await;
+    let aws = depot.aws();
+    aws.setup("acme", &[("app", &["store"], None), ("store", &[], Some("public:npmjs"))]).await;
+    let endpoint = depot.npm_endpoint("acme", "app");
+    assert_eq!(reqwest::get(format!("{endpoint}depd")).await.unwrap().status(), 200);
+    // The download is slow: the client gives up, Depot is killed mid-download.
+    fake.set_latency(Duration::from_secs(4));
+    let r = reqwest::get(format!("{endpoint}depd/-/depd-2.0.0.tgz")).await.unwrap();
+    assert_eq!(r.status(), 404);
+    depot.kill().await;
+    fake.set_latency(Duration::ZERO);
+    depot.restart().await;
+    // Nobody asks again: the resumed job stores it in the store and retains it in app.
+    crate::support::eventually(Duration::from_secs(30), "the resumed job to finish", || {
+        let aws = aws.clone();
+        async move { aws.versions("acme", "app", "depd").await == ["2.0.0"] }
+    })
+    .await;
+    assert_eq!(aws.versions("acme", "store", "depd").await, ["2.0.0"]);
+    assert!(depot.log().contains("resuming ingestion job"), "{}", depot.log_tail(30));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transient_upstream_failures_are_retried() {
+    let fake = FakeNpm::start().await;
+    let depot = TestDepot::builder().npm_upstream(&fake.url()).start().await;
+    let aws = depot.aws();
+    aws.setup("acme", &[("store", &[], Some("public:npmjs"))]).await;
+    fake.fail_next(2);
+    let r = reqwest::get(format!("{}depd", depot.npm_endpoint("acme", "store"))).await.unwrap();
+    assert_eq!(r.status(), 200, "two 503s, then success on the third attempt");
+    assert_eq!(fake.hits("/depd"), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metadata_max_age_and_stale_while_revalidate() {
+    let fake = FakeNpm::start().await;
+    let depot = TestDepot::builder().npm_upstream(&fake.url()).env("DEPOT_METADATA_MAX_AGE_NPM_SECS", "2").start().await;
+    let aws = depot.aws();
+    aws.setup("acme", &[("app", &["store"], None), ("store", &[], Some("public:npmjs"))]).await;
+    let url = format!("{}depd", depot.npm_endpoint("acme", "app"));
+    let versions = |v: serde_json::Value| -> Vec<String> { v["versions"].as_object().unwrap().keys().cloned().collect() };
+    let get = || async { reqwest::get(&url).await.unwrap().json::<serde_json::Value>().await.unwrap() };
+    assert_eq!(versions(get().await), ["2.0.0"]);
+    let tgz = crate::support::fake_npm::make_tarball("depd", "3.0.0", &[]);
+    fake.publish_version("depd", "3.0.0", serde_json::json!({}), tgz, Some("latest"));
+    assert_eq!(versions(get().await), ["2.0.0"], "within the max age the cache answers");
+    assert_eq!(fake.hits("/depd"), 1);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    // The first request after expiry still gets the cached view and triggers the refresh.
+    assert_eq!(versions(get().await), ["2.0.0"]);
+    crate::support::eventually(Duration::from_secs(10), "the refreshed packument", || async {
+        versions(get().await).contains(&"3.0.0".to_string())
+    })
+    .await;
+    let latest = reqwest::get(format!("{}/latest", url)).await.unwrap().json::<serde_json::Value>().await.unwrap();
+    assert_eq!(latest["version"], "3.0.0");
+}

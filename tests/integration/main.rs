@@ -9,3 +9,4 @@ mod ingestion;
 mod npm_install;
 mod publish;
 mod walkthrough;
+mod wire;
