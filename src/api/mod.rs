@@ -90,6 +90,22 @@ async fn verify_signature(State(st): State<ApiState>, req: Request, next: Next) 
     };
     let engine = st.engine.clone();
     let verified = sigv4::verify(&signed, &|id| engine.auth().secret_for(id), time::OffsetDateTime::now_utc());
+    // AWS refuses a signature scoped to another region or service; so does Depot.
+    let verified = verified.and_then(|v| {
+        if v.region != engine.config().account.region {
+            Err(sigv4::SigV4Error::Malformed(format!(
+                "Credential should be scoped to a valid region, not '{}'.",
+                v.region
+            )))
+        } else if v.service != "codeartifact" {
+            Err(sigv4::SigV4Error::Malformed(format!(
+                "Credential should be scoped to correct service: 'codeartifact', not '{}'.",
+                v.service
+            )))
+        } else {
+            Ok(v)
+        }
+    });
     match verified {
         Ok(v) => {
             parts.extensions.insert(Caller { access_key_id: v.access_key_id });

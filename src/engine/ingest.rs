@@ -361,10 +361,7 @@ impl Engine {
         visited: Arc<Mutex<HashSet<(PackageId, Version)>>>,
     ) -> BoxFuture<'static, ()> {
         async move {
-            let Some(format) = self
-                .format(crate::config::connection_format(&conn).unwrap_or(crate::model::PackageFormat::Npm))
-                .cloned()
-            else {
+            let Some(format) = crate::config::connection_format(&conn).and_then(|f| self.format(f)).cloned() else {
                 return;
             };
             let deps = format.dependencies_to_prefetch(&metadata);

@@ -337,15 +337,18 @@ impl Engine {
     pub async fn publish(self: &Arc<Self>, ctx: &RepoCtx, req: PublishRequest) -> Result<bool> {
         let pkg = &req.package;
         let v = &req.version;
-        let mut assets = Vec::with_capacity(req.assets.len());
-        for a in &req.assets {
-            assets.push(self.store_bytes(&a.name, &a.bytes).await?);
-        }
+        // Decide before storing anything, so a refused publish leaves no blob behind.
+        let digests: Vec<crate::model::Sha256> =
+            req.assets.iter().map(|a| crate::model::Sha256::from_bytes(Sha256::digest(&a.bytes).into())).collect();
         let existing =
             self.read(|tx| Ok::<_, EngineError>(catalog::version(tx, &ctx.domain, &ctx.repo.name, pkg, v)?))?;
         if let Some(rec) = existing {
-            let same = rec.assets.len() == assets.len()
-                && rec.assets.iter().zip(&assets).all(|(a, b)| a.name == b.name && a.sha256 == b.sha256);
+            let same = rec.assets.len() == req.assets.len()
+                && rec
+                    .assets
+                    .iter()
+                    .zip(req.assets.iter().zip(&digests))
+                    .all(|(a, (b, d))| a.name == b.name && &a.sha256 == d);
             if same {
                 self.set_tags(ctx, pkg, &req.tags)?;
                 return Ok(false);
@@ -360,6 +363,10 @@ impl Engine {
             ));
         }
         self.check_not_upstream(ctx, pkg, v).await?;
+        let mut assets = Vec::with_capacity(req.assets.len());
+        for a in &req.assets {
+            assets.push(self.store_bytes(&a.name, &a.bytes).await?);
+        }
         let rec = PackageVersionRecord {
             version: v.clone(),
             status: PackageVersionStatus::Published,

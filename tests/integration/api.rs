@@ -44,6 +44,11 @@ async fn sigv4_rejections() {
     let err = aws.with_keys("AKIDUNKNOWN", SECRET).err(&["list-domains"]).await;
     assert!(err.contains("UnrecognizedClientException"), "{err}");
 
+    let mut other_region = depot.aws();
+    other_region = other_region.with_region("eu-west-1");
+    let err = other_region.err(&["list-domains"]).await;
+    assert!(err.contains("InvalidSignatureException") && err.contains("region"), "{err}");
+
     let r = reqwest::Client::new().post(format!("{}/v1/domains", depot.url)).body("{}").send().await.unwrap();
     assert_eq!(r.status(), 403);
     assert_eq!(r.headers()["x-amzn-ErrorType"], "MissingAuthenticationTokenException");

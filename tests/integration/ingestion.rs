@@ -113,11 +113,13 @@ async fn transient_upstream_failures_are_retried() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metadata_max_age_and_stale_while_revalidate() {
     let fake = FakeNpm::start().await;
-    let depot = TestDepot::builder().npm_upstream(&fake.url()).env("DEPOT_METADATA_MAX_AGE_NPM_SECS", "2").start().await;
+    let depot =
+        TestDepot::builder().npm_upstream(&fake.url()).env("DEPOT_METADATA_MAX_AGE_NPM_SECS", "2").start().await;
     let aws = depot.aws();
     aws.setup("acme", &[("app", &["store"], None), ("store", &[], Some("public:npmjs"))]).await;
     let url = format!("{}depd", depot.npm_endpoint("acme", "app"));
-    let versions = |v: serde_json::Value| -> Vec<String> { v["versions"].as_object().unwrap().keys().cloned().collect() };
+    let versions =
+        |v: serde_json::Value| -> Vec<String> { v["versions"].as_object().unwrap().keys().cloned().collect() };
     let get = || async { reqwest::get(&url).await.unwrap().json::<serde_json::Value>().await.unwrap() };
     assert_eq!(versions(get().await), ["2.0.0"]);
     let tgz = crate::support::fake_npm::make_tarball("depd", "3.0.0", &[]);

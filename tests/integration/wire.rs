@@ -51,7 +51,11 @@ async fn packument_encodings_etags_and_scoped_names() {
         .unwrap();
     assert_eq!(r.status(), 304);
     let full: serde_json::Value = client.get(format!("{endpoint}express")).send().await.unwrap().json().await.unwrap();
-    assert!(full["versions"]["4.22.3"]["repository"] == "expressjs/express", "full documents keep every field: {}", full["versions"]["4.22.3"]);
+    assert!(
+        full["versions"]["4.22.3"]["repository"] == "expressjs/express",
+        "full documents keep every field: {}",
+        full["versions"]["4.22.3"]
+    );
     assert!(full["time"]["4.22.3"].is_string());
 
     let v: serde_json::Value = client.get(format!("{endpoint}ms/latest")).send().await.unwrap().json().await.unwrap();

@@ -41,6 +41,11 @@ impl Aws {
         Self { key: key.into(), secret: secret.into(), ..self.clone() }
     }
 
+    /// The same runner signing for another region.
+    pub fn with_region(&self, region: &str) -> Self {
+        Self { region: region.into(), ..self.clone() }
+    }
+
     /// Runs `aws codeartifact <args> --endpoint-url <depot>`.
     pub async fn run(&self, args: &[&str]) -> Output {
         Command::new(aws_bin())
