@@ -8,12 +8,16 @@ async fn skewed_request(url: &str, shift_secs: i64) -> (u16, String, String) {
     let script = r#"
 import sys, datetime, json, urllib.request, urllib.error
 from unittest import mock
-import botocore.auth, botocore.awsrequest, botocore.credentials
+try:  # awscli 1.46+ vendors botocore as awscli.botocore
+    import awscli.botocore.auth, awscli.botocore.awsrequest, awscli.botocore.credentials
+    from awscli import botocore
+except ImportError:
+    import botocore.auth, botocore.awsrequest, botocore.credentials
 url, shift, key, secret = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 req = botocore.awsrequest.AWSRequest(method="POST", url=url + "/v1/domains", data=b"{}",
                                      headers={"Content-Type": "application/json"})
 now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None) + datetime.timedelta(seconds=shift)
-with mock.patch("botocore.auth.get_current_datetime", return_value=now):
+with mock.patch.object(botocore.auth, "get_current_datetime", return_value=now):
     botocore.auth.SigV4Auth(botocore.credentials.Credentials(key, secret), "codeartifact", "us-east-1").add_auth(req)
 p = req.prepare()
 r = urllib.request.Request(p.url, data=p.body, headers=dict(p.headers), method="POST")
@@ -215,4 +219,28 @@ async fn default_configuration_bootstraps_main() {
     assert!(!ups.contains(&"pypi-store"), "no store for a connection without a URL: {ups:?}");
     let s = aws.ok(&["describe-repository", "--domain", "default", "--repository", "npm-store"]).await;
     assert_eq!(s["repository"]["externalConnections"][0]["externalConnectionName"], "public:npmjs");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_start_generates_an_admin_key_usable_as_aws_credentials() {
+    let depot = TestDepot::builder()
+        .without("DEPOT_ADMIN_ACCESS_KEY_ID")
+        .without("DEPOT_ADMIN_SECRET_ACCESS_KEY")
+        .start()
+        .await;
+    let creds = depot.data_dir().join("admin-credentials");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&creds).unwrap().permissions().mode() & 0o777, 0o600);
+    assert!(depot.log().contains("admin-credentials"), "the log says where the key is");
+    let text = std::fs::read_to_string(&creds).unwrap();
+    let field = |k: &str| {
+        text.lines().find_map(|l| l.strip_prefix(k)).unwrap().trim_start_matches([' ', '=']).trim().to_string()
+    };
+    let aws = depot.aws().with_keys(&field("aws_access_key_id"), &field("aws_secret_access_key"));
+    let d = aws.ok(&["list-domains"]).await;
+    assert_eq!(d["domains"][0]["name"], "default");
+    // The same key after a restart.
+    let mut depot = depot;
+    depot.restart().await;
+    aws.ok(&["describe-repository", "--domain", "default", "--repository", "main"]).await;
 }

@@ -82,6 +82,11 @@ async fn npm_ci_through_downstream_then_outage_and_restart() {
     assert_eq!(app, want, "downstream repository holds exactly the installed versions");
     let store = stored(&aws, "acme", "store").await;
     assert!(want.is_subset(&store), "store lacks {:?}", want.difference(&store).collect::<Vec<_>>());
+    let d = aws.ok(&["describe-domain", "--domain", "acme"]).await;
+    assert_eq!(d["domain"]["repositoryCount"], 2);
+    let tarballs: u64 = walk_size(&crate::support::fixtures().join("npm/tarballs"));
+    let size = d["domain"]["assetSizeBytes"].as_u64().unwrap();
+    assert!(size > 0 && size <= tarballs, "assets stored once: {size} of at most {tarballs}");
 
     // Outage: the upstream is gone; a clean install still works from what Depot has.
     fake.stop();
@@ -154,4 +159,12 @@ async fn prefetch_stores_dependency_closure_without_client_requests() {
     // The `latest` of a dependency is prefetched too (express's latest is 5.3.0; `depd` has one version).
     let ms = aws.versions("acme", "store", "ms").await;
     assert!(ms.contains(&"2.1.3".to_string()), "latest of ms prefetched: {ms:?}");
+}
+
+fn walk_size(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| if e.file_type().unwrap().is_dir() { walk_size(&e.path()) } else { e.metadata().unwrap().len() })
+        .sum()
 }

@@ -143,6 +143,12 @@ impl DepotBuilder {
         self
     }
 
+    /// Removes a variable the builder set by default.
+    pub fn without(mut self, k: &str) -> Self {
+        self.env.remove(k);
+        self
+    }
+
     /// Points `public:npmjs` at a (fake) upstream.
     pub fn npm_upstream(self, url: &str) -> Self {
         self.env("DEPOT_UPSTREAM_PUBLIC_NPMJS", url)
