@@ -9,7 +9,6 @@ use super::params::Params;
 use super::{ApiResult, ApiState, Caller};
 use crate::engine::auth::DEFAULT_TOKEN_SECS;
 use crate::engine::EngineError;
-use crate::formats::{public_base, repository_endpoint};
 use crate::model::PackageFormat;
 
 pub(crate) async fn get_authorization_token(
@@ -54,6 +53,7 @@ pub(crate) async fn get_repository_endpoint(
         }
     }
     let ctx = st.engine.repo_ctx(&p.domain()?, p.owner()?.as_ref(), &p.repository()?)?;
-    let url = repository_endpoint(&public_base(&st.engine, &headers), &ctx, format);
+    let host = headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok());
+    let url = st.engine.repository_endpoint(&st.engine.public_base(host), &ctx, format);
     Ok(Json(json!({ "repositoryEndpoint": url })))
 }

@@ -64,6 +64,28 @@ impl Engine {
         format!("arn:aws:codeartifact:{}:{}:repository/{d}/{r}", self.cfg.account.region, self.cfg.account.id)
     }
 
+    /// The public base URL (no trailing slash): `server.public_url` when set, else
+    /// `http://<Host header>` (a Host with anything but host-name characters is ignored).
+    pub fn public_base(&self, host: Option<&str>) -> String {
+        let configured = self.cfg.server.public_url.trim_end_matches('/');
+        if !configured.is_empty() {
+            return configured.to_string();
+        }
+        let host = host
+            .filter(|h| {
+                !h.is_empty()
+                    && h.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
+            })
+            .unwrap_or("127.0.0.1");
+        format!("http://{host}")
+    }
+
+    /// A repository's endpoint for a format, ending in `/`: `<base>/<domain>-<owner>/<format>/<repo>/`.
+    /// Domain, owner, format and repository are all in it, and it never starts with `/v1/`.
+    pub fn repository_endpoint(&self, base: &str, ctx: &RepoCtx, format: PackageFormat) -> String {
+        format!("{base}/{}-{}/{}/{}/", ctx.domain, ctx.owner, format.as_str(), ctx.repo.name)
+    }
+
     /// CreateDomain.
     pub fn create_domain(&self, d: &DomainName, encryption_key: Option<String>) -> Result<DomainRecord> {
         let rec = DomainRecord { name: d.clone(), owner: self.account(), created: now_epoch(), encryption_key };

@@ -8,7 +8,7 @@ use axum::http::HeaderMap;
 use base64::Engine as _;
 
 use crate::engine::{Engine, EngineError, RepoCtx};
-use crate::model::{AccountId, DomainName, PackageFormat, RepositoryName};
+use crate::model::{AccountId, DomainName, RepositoryName};
 
 /// The token a client sent: `Authorization: Bearer <t>` or Basic `aws:<t>` (any user name).
 pub(crate) fn request_token(headers: &HeaderMap) -> Option<String> {
@@ -71,23 +71,9 @@ pub(crate) fn authorize(
     engine.repo_ctx(&d, Some(&o), &r)
 }
 
-/// The public base URL (no trailing slash): the configured one, else from the Host header.
+/// The public base URL for this request (see [`Engine::public_base`]).
 pub(crate) fn public_base(engine: &Engine, headers: &HeaderMap) -> String {
-    let configured = engine.config().server.public_url.trim_end_matches('/');
-    if !configured.is_empty() {
-        return configured.to_string();
-    }
-    let host = headers
-        .get(axum::http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| h.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']')))
-        .unwrap_or("127.0.0.1");
-    format!("http://{host}")
-}
-
-/// A repository's endpoint URL for a format, ending in `/`.
-pub(crate) fn repository_endpoint(base: &str, ctx: &RepoCtx, format: PackageFormat) -> String {
-    format!("{base}/{}-{}/{}/{}/", ctx.domain, ctx.owner, format.as_str(), ctx.repo.name)
+    engine.public_base(headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()))
 }
 
 /// What format handlers share.

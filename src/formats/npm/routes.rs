@@ -14,7 +14,7 @@ use super::errors::{npm_json, NpmError};
 use super::names::{classify, NpmPath};
 use super::wire::{self, PutBody};
 use crate::engine::{EngineError, Rendered, RepoCtx};
-use crate::formats::{authorize, public_base, repository_endpoint, Access, FormatState};
+use crate::formats::{authorize, public_base, Access, FormatState};
 use crate::model::{AssetName, PackageFormat, PackageId, Version};
 
 /// The npm routes.
@@ -118,7 +118,7 @@ fn send_rendered(doc: &Rendered, content_type: &'static str, headers: &HeaderMap
 }
 
 fn endpoint(st: &FormatState, ctx: &RepoCtx, headers: &HeaderMap) -> String {
-    repository_endpoint(&public_base(&st.engine, headers), ctx, PackageFormat::Npm)
+    st.engine.repository_endpoint(&public_base(&st.engine, headers), ctx, PackageFormat::Npm)
 }
 
 async fn packument(st: &FormatState, ctx: &RepoCtx, p: &PackageId, headers: &HeaderMap) -> Result<Response> {
