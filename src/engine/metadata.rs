@@ -164,23 +164,50 @@ impl Engine {
         let up = self.upstreams.get(connection).ok_or("no upstream URL")?;
         let format = self.format(pkg.format).ok_or("format not served")?.clone();
         let url = format.upstream_metadata_url(&up.base, pkg);
-        let fetched = up.get_metadata(&url, format.upstream_metadata_accept(), None).await?;
-        let (body, etag) = match fetched {
-            Fetched::Found { body, etag } => (Some(body), etag),
-            Fetched::NotFound | Fetched::NotModified => (None, None),
-        };
-        let parsed = match &body {
-            Some(b) => {
-                let (b, f, p) = (b.clone(), format.clone(), pkg.clone());
-                let parsed = tokio::task::spawn_blocking(move || f.parse_upstream(&p, &b))
-                    .await
+        let key = (connection.to_string(), pkg.clone());
+        // A conditional refresh: an unchanged (possibly 20 MB) document is not sent again.
+        let prev_etag = self
+            .read(|tx| Ok::<_, EngineError>(catalog::upstream_doc_header(tx, connection, pkg)?))
+            .ok()
+            .flatten()
+            .and_then(|h| h.etag);
+        let fetched = up.get_metadata(&url, format.upstream_metadata_accept(), prev_etag.as_deref()).await?;
+        let (doc, entry) = match fetched {
+            Fetched::NotModified => {
+                let mut doc = self
+                    .read(|tx| Ok::<_, EngineError>(catalog::upstream_doc(tx, connection, pkg)?))
                     .map_err(|e| e.to_string())?
-                    .map_err(|e| format!("upstream metadata for {pkg} does not parse: {e}"))?;
-                Some(Arc::new(parsed))
+                    .ok_or("304 Not Modified without a cached document")?;
+                doc.fetched_at = now_epoch();
+                let old = self.cached_upstream(connection, pkg).map_err(|e| e.to_string())?;
+                // Same content: keep the stamp, so no view is rebuilt.
+                let (package, stamp) = match old {
+                    Some(o) => (o.package.clone(), o.stamp),
+                    None => (None, self.next_stamp()),
+                };
+                tracing::debug!(upstream = connection, pkg.name = %pkg, "upstream metadata not modified");
+                (doc, CachedUpstream { fetched_at: now_epoch(), package, stamp })
             }
-            None => None,
+            fetched => {
+                let (body, etag) = match fetched {
+                    Fetched::Found { body, etag } => (Some(body), etag),
+                    _ => (None, None),
+                };
+                let parsed = match &body {
+                    Some(b) => {
+                        let (b, f, p) = (b.clone(), format.clone(), pkg.clone());
+                        let parsed = tokio::task::spawn_blocking(move || f.parse_upstream(&p, &b))
+                            .await
+                            .map_err(|e| e.to_string())?
+                            .map_err(|e| format!("upstream metadata for {pkg} does not parse: {e}"))?;
+                        Some(Arc::new(parsed))
+                    }
+                    None => None,
+                };
+                let doc = UpstreamDoc { fetched_at: now_epoch(), etag, found: body.is_some(), body };
+                (doc, CachedUpstream { fetched_at: now_epoch(), package: parsed, stamp: self.next_stamp() })
+            }
         };
-        let doc = UpstreamDoc { fetched_at: now_epoch(), etag, found: body.is_some(), body };
         let engine = self.clone();
         let (c, p) = (connection.to_string(), pkg.clone());
         tokio::task::spawn_blocking(move || {
@@ -189,8 +216,7 @@ impl Engine {
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())?;
-        let entry = Arc::new(CachedUpstream { fetched_at: now_epoch(), package: parsed, stamp: self.next_stamp() });
-        self.upstream_cache.entries.insert((connection.to_string(), pkg.clone()), entry);
+        self.upstream_cache.entries.insert(key, Arc::new(entry));
         Ok(())
     }
 

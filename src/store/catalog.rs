@@ -273,6 +273,18 @@ pub fn upstream_doc(tx: &dyn ReadTxn, connection: &str, p: &PackageId) -> Result
     Ok(Some(doc))
 }
 
+/// The header of a cached upstream document (fetch time, ETag), without its body.
+pub fn upstream_doc_header(
+    tx: &dyn ReadTxn,
+    connection: &str,
+    p: &PackageId,
+) -> Result<Option<UpstreamDoc>, StoreError> {
+    Ok(upstream_doc(tx, connection, p)?.map(|mut d| {
+        d.body = None;
+        d
+    }))
+}
+
 /// Stores an upstream document.
 pub fn put_upstream_doc(
     tx: &mut dyn WriteTxn,

@@ -122,10 +122,17 @@ async fn metadata_max_age_and_stale_while_revalidate() {
         |v: serde_json::Value| -> Vec<String> { v["versions"].as_object().unwrap().keys().cloned().collect() };
     let get = || async { reqwest::get(&url).await.unwrap().json::<serde_json::Value>().await.unwrap() };
     assert_eq!(versions(get().await), ["2.0.0"]);
+    // Expired but unchanged upstream: the refresh is conditional and answered 304.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(versions(get().await), ["2.0.0"]);
+    crate::support::eventually(Duration::from_secs(10), "a conditional refresh answered 304", || async {
+        fake.not_modified() == 1
+    })
+    .await;
     let tgz = crate::support::fake_npm::make_tarball("depd", "3.0.0", &[]);
     fake.publish_version("depd", "3.0.0", serde_json::json!({}), tgz, Some("latest"));
     assert_eq!(versions(get().await), ["2.0.0"], "within the max age the cache answers");
-    assert_eq!(fake.hits("/depd"), 1);
+    assert_eq!(fake.hits("/depd"), 2, "the first fetch and the conditional refresh");
     tokio::time::sleep(Duration::from_millis(2500)).await;
     // The first request after expiry still gets the cached view and triggers the refresh.
     assert_eq!(versions(get().await), ["2.0.0"]);

@@ -105,6 +105,8 @@ struct Inner {
     outage: bool,
     hits: HashMap<String, usize>,
     requests: Vec<String>,
+    /// Packument requests answered 304 (conditional refreshes).
+    not_modified: usize,
 }
 
 fn lock(m: &Mutex<Inner>) -> MutexGuard<'_, Inner> {
@@ -191,6 +193,11 @@ impl FakeNpm {
     /// `/@babel%2fcode-frame` and `/@babel/code-frame`; no query string).
     pub fn hits(&self, path: &str) -> usize {
         lock(&self.shared.state).hits.get(path).copied().unwrap_or(0)
+    }
+
+    /// How many packument requests were answered 304 Not Modified.
+    pub fn not_modified(&self) -> usize {
+        lock(&self.shared.state).not_modified
     }
 
     /// Total requests received.
@@ -380,7 +387,22 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     if is_package_name(rest) {
         let body = lock(&shared.state).bodies.get(rest).cloned();
         if let Some(body) = body {
-            return respond(StatusCode::OK, "application/json", body);
+            // A strong ETag over the document, and 304 to a matching If-None-Match, as
+            // registries answer conditional refreshes.
+            use sha1::Digest as _;
+            let etag = format!("\"{}\"", hex::encode(sha1::Sha1::digest(&body)));
+            let inm = req.headers().get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok());
+            if inm == Some(etag.as_str()) {
+                lock(&shared.state).not_modified += 1;
+                return Response::builder()
+                    .status(StatusCode::NOT_MODIFIED)
+                    .header(header::ETAG, etag)
+                    .body(Body::empty())
+                    .expect("build response");
+            }
+            let mut resp = respond(StatusCode::OK, "application/json", body);
+            resp.headers_mut().insert(header::ETAG, etag.parse().expect("etag header"));
+            return resp;
         }
     }
     not_found()
