@@ -196,20 +196,16 @@ impl Engine {
     ) -> Result<RepositoryRecord> {
         self.check_owner(d, owner)?;
         check_description(description.as_deref())?;
-        let rec = self.write(|tx| {
-            let mut rec = catalog::repository(tx, d, r)?.ok_or_else(|| repo_missing(d, r))?;
+        self.modify_repository(d, r, |tx, rec| {
             if let Some(desc) = &description {
                 rec.description = Some(desc.clone());
             }
             if let Some(ups) = &upstreams {
                 rec.upstreams = ups.clone();
-                check_upstreams(tx, &rec)?;
+                check_upstreams(tx, rec)?;
             }
-            catalog::put_repository(tx, &rec)?;
-            Ok(rec)
-        })?;
-        self.gens.bump_graph();
-        Ok(rec)
+            Ok(())
+        })
     }
 
     /// DescribeRepository.
@@ -287,8 +283,7 @@ impl Engine {
                 "externalConnection: {connection} is not a supported external connection"
             )));
         }
-        let rec = self.write(|tx| {
-            let mut rec = catalog::repository(tx, d, r)?.ok_or_else(|| repo_missing(d, r))?;
+        self.modify_repository(d, r, |_, rec| {
             if rec.external_connections.iter().any(|c| c == connection) {
                 return Err(EngineError::conflict(
                     ResourceType::Repository,
@@ -302,11 +297,8 @@ impl Engine {
                 )));
             }
             rec.external_connections.push(connection.to_string());
-            catalog::put_repository(tx, &rec)?;
-            Ok(rec)
-        })?;
-        self.gens.bump_graph();
-        Ok(rec)
+            Ok(())
+        })
     }
 
     /// DisassociateExternalConnection.
@@ -318,8 +310,7 @@ impl Engine {
         connection: &str,
     ) -> Result<RepositoryRecord> {
         self.check_owner(d, owner)?;
-        let rec = self.write(|tx| {
-            let mut rec = catalog::repository(tx, d, r)?.ok_or_else(|| repo_missing(d, r))?;
+        self.modify_repository(d, r, |_, rec| {
             if !rec.external_connections.iter().any(|c| c == connection) {
                 return Err(EngineError::not_found(
                     ResourceType::Repository,
@@ -328,6 +319,21 @@ impl Engine {
                 ));
             }
             rec.external_connections.retain(|c| c != connection);
+            Ok(())
+        })
+    }
+
+    /// Reads a repository, lets `edit` change it (or refuse), stores it, and invalidates the
+    /// search orders, all in one transaction.
+    fn modify_repository(
+        &self,
+        d: &DomainName,
+        r: &RepositoryName,
+        mut edit: impl FnMut(&dyn ReadTxn, &mut RepositoryRecord) -> Result<()>,
+    ) -> Result<RepositoryRecord> {
+        let rec = self.write(|tx| {
+            let mut rec = catalog::repository(tx, d, r)?.ok_or_else(|| repo_missing(d, r))?;
+            edit(&*tx, &mut rec)?;
             catalog::put_repository(tx, &rec)?;
             Ok(rec)
         })?;

@@ -193,11 +193,15 @@ pub fn versions(
     p: &PackageId,
 ) -> Result<Vec<PackageVersionRecord>, StoreError> {
     let [f, ns, n] = pkg_segs(p);
-    let prefix = key(&[d.as_str(), r.as_str(), f, ns, n]);
+    scan_all(tx, Table::Versions, &key(&[d.as_str(), r.as_str(), f, ns, n]))
+}
+
+/// Every record under `prefix`, read in batches so no single scan is unbounded.
+fn scan_all<T: DeserializeOwned>(tx: &dyn ReadTxn, table: Table, prefix: &[u8]) -> Result<Vec<T>, StoreError> {
     let mut out = Vec::new();
     let mut after: Option<Vec<u8>> = None;
     loop {
-        let rows = tx.scan(Table::Versions, &prefix, after.as_deref(), 1024)?;
+        let rows = tx.scan(table, prefix, after.as_deref(), 1024)?;
         let Some((last, _)) = rows.last() else { break };
         after = Some(last.clone());
         for (_, v) in &rows {
@@ -224,18 +228,7 @@ pub fn put_version(
 
 /// Every version stored anywhere in a domain (for domain-wide accounting).
 pub fn domain_versions(tx: &dyn ReadTxn, d: &DomainName) -> Result<Vec<PackageVersionRecord>, StoreError> {
-    let prefix = key(&[d.as_str()]);
-    let mut out = Vec::new();
-    let mut after: Option<Vec<u8>> = None;
-    loop {
-        let rows = tx.scan(Table::Versions, &prefix, after.as_deref(), 1024)?;
-        let Some((last, _)) = rows.last() else { break };
-        after = Some(last.clone());
-        for (_, v) in &rows {
-            out.push(dec(v)?);
-        }
-    }
-    Ok(out)
+    scan_all(tx, Table::Versions, &key(&[d.as_str()]))
 }
 
 // === cached upstream metadata ===
