@@ -37,7 +37,11 @@ pub fn app(engine: Arc<Engine>, bound: std::net::SocketAddr) -> Router {
     // clear 503 instead of queueing without bound; cap request bodies.
     router.layer(
         ServiceBuilder::new()
-            .layer(TraceLayer::new_for_http())
+            .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+                // One id per request, so every line a request logs can be found together.
+                let id = format!("{:016x}", rand::random::<u64>());
+                tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path())
+            }))
             .layer(HandleErrorLayer::new(|e: BoxError| async move {
                 tracing::warn!(error = %e, "request shed");
                 (
