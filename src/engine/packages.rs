@@ -600,3 +600,64 @@ fn merged_tags(
     tags.extend(from_ups);
     tags
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::DomainName;
+
+    fn repo(name: &str, ups: &[&str]) -> RepositoryRecord {
+        RepositoryRecord {
+            domain: DomainName::new("d1").unwrap(),
+            name: RepositoryName::new(name).unwrap(),
+            description: None,
+            upstreams: ups.iter().map(|u| RepositoryName::new(*u).unwrap()).collect(),
+            external_connections: vec![],
+            created: 0.0,
+        }
+    }
+
+    fn tags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    fn merge(repos: &[RepositoryRecord], own: &[(&str, &[(&str, &str)])]) -> BTreeMap<String, String> {
+        let by_name = repos.iter().map(|r| (&r.name, r)).collect();
+        let own = own.iter().map(|(r, t)| (RepositoryName::new(*r).unwrap(), tags(t))).collect();
+        merged_tags(&repos[0], &by_name, &own, &HashMap::new(), &mut HashSet::new())
+    }
+
+    #[test]
+    fn tags_merge_as_the_guide_says() {
+        let repos = [repo("r1", &["u1"]), repo("u1", &[])];
+        // Different tags: both are visible.
+        let t = merge(&repos, &[("r1", &[("latest", "1.0.0")]), ("u1", &[("alpha", "1.0.1")])]);
+        assert_eq!(t, tags(&[("latest", "1.0.0"), ("alpha", "1.0.1")]));
+        // The same tag: the upstream's value wins.
+        let t = merge(&repos, &[("r1", &[("latest", "1.0.2")]), ("u1", &[("latest", "1.0.1")])]);
+        assert_eq!(t, tags(&[("latest", "1.0.1")]));
+    }
+
+    #[test]
+    fn higher_priority_upstream_wins_among_siblings() {
+        let repos = [repo("r1", &["a1", "b1"]), repo("a1", &[]), repo("b1", &[])];
+        let t = merge(&repos, &[("a1", &[("next", "2.0.0")]), ("b1", &[("next", "3.0.0"), ("beta", "3.0.0")])]);
+        assert_eq!(t, tags(&[("next", "2.0.0"), ("beta", "3.0.0")]));
+    }
+
+    #[test]
+    fn revision_changes_with_assets_and_metadata() {
+        let a = Asset {
+            name: AssetName::new("x-1.0.0.tgz").unwrap(),
+            size: 1,
+            sha256: crate::model::Sha256::from_bytes([1; 32]),
+            hashes: BTreeMap::new(),
+        };
+        let r1 = revision(std::slice::from_ref(&a), &serde_json::json!({"a": 1}));
+        assert_eq!(r1, revision(std::slice::from_ref(&a), &serde_json::json!({"a": 1})));
+        assert_ne!(r1, revision(std::slice::from_ref(&a), &serde_json::json!({"a": 2})));
+        let mut b = a;
+        b.sha256 = crate::model::Sha256::from_bytes([2; 32]);
+        assert_ne!(r1, revision(&[b], &serde_json::json!({"a": 1})));
+    }
+}
