@@ -69,6 +69,13 @@ pub async fn run(
     let app = app(engine.clone(), bound);
     tracing::info!(listen = %bound, anonymous_reads = engine.config().anonymous_reads(bound), "depot serving");
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    // Streamed bodies go out as several writes; without TCP_NODELAY, Nagle's algorithm and the
+    // client's delayed ACK stall each response by ~40 ms.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         shutdown.await;
         let _ = stop_tx.send(());

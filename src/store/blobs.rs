@@ -21,6 +21,9 @@ use tokio::io::AsyncWriteExt;
 use super::StoreError;
 use crate::model::Sha256;
 
+/// Blobs up to this size are read whole in one blocking call; larger ones are streamed.
+const SMALL_BLOB: u64 = 1024 * 1024;
+
 /// All digests of a blob, computed while it was written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlobDigests {
@@ -215,14 +218,34 @@ impl BlobStore for DirBlobStore {
     }
 
     async fn open(&self, sha: &Sha256) -> Result<Option<BlobBody>, StoreError> {
-        let file = match tokio::fs::File::open(self.path_of(sha)).await {
-            Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(io_err(e)),
-        };
-        let size = file.metadata().await.map_err(io_err)?.len();
-        let stream = tokio_util::io::ReaderStream::with_capacity(file, 64 * 1024);
-        Ok(Some(BlobBody { size, stream: Box::pin(stream) }))
+        let path = self.path_of(sha);
+        // Most packages are small: open, size and read them in one trip to the blocking pool
+        // instead of one per operation; stream only the large ones.
+        let opened = tokio::task::spawn_blocking(move || -> io::Result<Result<Bytes, (std::fs::File, u64)>> {
+            use std::io::Read;
+            let mut file = std::fs::File::open(&path)?;
+            let size = file.metadata()?.len();
+            if size > SMALL_BLOB {
+                return Ok(Err((file, size)));
+            }
+            let mut buf = Vec::with_capacity(size as usize);
+            file.read_to_end(&mut buf)?;
+            Ok(Ok(Bytes::from(buf)))
+        })
+        .await
+        .map_err(|e| StoreError::Backend(e.to_string()))?;
+        match opened {
+            Ok(Ok(bytes)) => {
+                let size = bytes.len() as u64;
+                Ok(Some(BlobBody { size, stream: Box::pin(futures::stream::once(async move { Ok(bytes) })) }))
+            }
+            Ok(Err((file, size))) => {
+                let stream = tokio_util::io::ReaderStream::with_capacity(tokio::fs::File::from_std(file), 256 * 1024);
+                Ok(Some(BlobBody { size, stream: Box::pin(stream) }))
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_err(e)),
+        }
     }
 
     async fn contains(&self, sha: &Sha256) -> Result<bool, StoreError> {
@@ -259,6 +282,24 @@ mod tests {
         assert_eq!(body.size, 11);
         let bytes: Vec<Bytes> = body.stream.try_collect().await.unwrap();
         assert_eq!(bytes.concat(), b"hello world");
+    }
+
+    #[tokio::test]
+    async fn large_blobs_stream_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = DirBlobStore::open(dir.path()).unwrap();
+        let data: Vec<u8> = (0..(SMALL_BLOB as usize * 3 / 2)).map(|i| (i % 251) as u8).collect();
+        let mut w = store.begin().await.unwrap();
+        for chunk in data.chunks(100_000) {
+            w.write(chunk).await.unwrap();
+        }
+        let d = w.finish().await.unwrap().commit().await.unwrap();
+        let body = store.open(&d.sha256).await.unwrap().unwrap();
+        assert_eq!(body.size, data.len() as u64);
+        let bytes: Vec<Bytes> = body.stream.try_collect().await.unwrap();
+        assert!(bytes.len() > 1, "streamed in chunks");
+        assert_eq!(bytes.concat(), data);
+        assert!(store.open(&Sha256::from_bytes([0; 32])).await.unwrap().is_none());
     }
 
     #[tokio::test]
