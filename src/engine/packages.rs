@@ -227,7 +227,7 @@ impl Engine {
             Ok::<_, EngineError>(())
         })?;
         if !known {
-            return Err(package_missing(ctx, pkg));
+            return Err(self.with_hint(package_missing(ctx, pkg), &inputs.order, pkg));
         }
         let by_name: HashMap<&RepositoryName, &RepositoryRecord> = inputs.order.iter().map(|r| (&r.name, r)).collect();
         let mut tags = merged_tags(&inputs.order[0], &by_name, &own_tags, &inputs.upstream, &mut HashSet::new());
@@ -280,7 +280,29 @@ impl Engine {
                 });
             }
         }
-        Err(first_err.unwrap_or_else(|| version_missing(ctx, pkg, v)))
+        Err(first_err.unwrap_or_else(|| self.with_hint(version_missing(ctx, pkg, v), &order, pkg)))
+    }
+
+    /// A not-found in a graph with no external connection for the format, while such a
+    /// connection exists unconfigured, says which setting would bring the package in.
+    fn with_hint(&self, e: EngineError, order: &[RepositoryRecord], pkg: &PackageId) -> EngineError {
+        let EngineError::NotFound { message, resource, id } = e else { return e };
+        if order.iter().any(|r| self.connection_for(r, pkg.format).is_some()) {
+            return EngineError::NotFound { message, resource, id };
+        }
+        let unconfigured = crate::config::CONNECTIONS
+            .iter()
+            .find(|(name, f)| *f == pkg.format && self.cfg.connection_url(name).is_none())
+            .map(|(name, _)| *name);
+        let message = match unconfigured {
+            Some(c) => format!(
+                "{message} (no repository it searches has an external connection for {}; {c} has no upstream URL: set {})",
+                pkg.format,
+                crate::config::upstream_env_var(c)
+            ),
+            None => message,
+        };
+        EngineError::NotFound { message, resource, id }
     }
 
     /// Whether the connection lists `v`; refetches once when a cached document lacks it.

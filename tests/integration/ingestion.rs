@@ -71,6 +71,11 @@ async fn unconfigured_connection_says_which_setting_to_fill() {
     assert_eq!(r.status(), 502);
     let msg = r.json::<serde_json::Value>().await.unwrap()["error"].as_str().unwrap().to_string();
     assert!(msg.contains("DEPOT_UPSTREAM_PUBLIC_NPMJS"), "{msg}");
+    // The bootstrap `main` has no npm store then; its 404 names the setting too.
+    let r = reqwest::get(format!("{}express", depot.npm_endpoint("default", "main"))).await.unwrap();
+    assert_eq!(r.status(), 404);
+    let msg = r.json::<serde_json::Value>().await.unwrap()["error"].as_str().unwrap().to_string();
+    assert!(msg.contains("DEPOT_UPSTREAM_PUBLIC_NPMJS"), "{msg}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
