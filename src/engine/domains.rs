@@ -490,3 +490,57 @@ fn check_upstreams(tx: &dyn ReadTxn, rec: &RepositoryRecord) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::config::{Config, MapEnv};
+    use crate::engine::Auth;
+    use crate::store::{DirBlobStore, MemoryStore};
+
+    fn engine(dir: &std::path::Path) -> Arc<Engine> {
+        let cfg = Config::load(Some("bootstrap = []"), &MapEnv::default()).unwrap();
+        let auth = Auth::open(dir, vec![]).unwrap();
+        let blobs = DirBlobStore::open(&dir.join("blobs")).unwrap();
+        Engine::with_stores(cfg, Arc::new(MemoryStore::new()), Arc::new(blobs), auth, vec![]).unwrap()
+    }
+
+    fn names(order: &[RepositoryRecord]) -> Vec<&str> {
+        order.iter().map(|r| r.name.as_str()).collect()
+    }
+
+    #[test]
+    fn search_order_is_depth_first_and_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = engine(dir.path());
+        let d = DomainName::new("dom").unwrap();
+        e.create_domain(&d, None).unwrap();
+        let r = |n: &str| RepositoryName::new(n).unwrap();
+        // A chain of 30: r00 → r01 → … → r29, created from the far end.
+        for i in (0..30).rev() {
+            let ups = if i < 29 { vec![r(&format!("r{:02}", i + 1))] } else { vec![] };
+            e.create_repository(&d, None, &r(&format!("r{i:02}")), None, ups).unwrap();
+        }
+        let order = e.search_order(&e.repo_ctx(&d, None, &r("r00")).unwrap()).unwrap();
+        assert_eq!(order.len(), MAX_SEARCH);
+        assert_eq!(order.last().unwrap().name.as_str(), "r24");
+        // The guide's complex example, with a shared upstream visited once.
+        for (n, ups) in
+            [("ee", vec![]), ("cc", vec![]), ("dd", vec!["ee"]), ("bb", vec!["ee"]), ("aa", vec!["cc", "dd"])]
+        {
+            e.create_repository(&d, None, &r(n), None, ups.into_iter().map(r).collect()).unwrap();
+        }
+        e.create_repository(&d, None, &r("my_repo"), None, vec![r("aa"), r("bb")]).unwrap();
+        let order = e.search_order(&e.repo_ctx(&d, None, &r("my_repo")).unwrap()).unwrap();
+        assert_eq!(names(&order), ["my_repo", "aa", "cc", "dd", "ee", "bb"]);
+        // The cached order follows a change.
+        e.update_repository(&d, None, &r("my_repo"), None, Some(vec![r("bb"), r("aa")])).unwrap();
+        let order = e.search_order(&e.repo_ctx(&d, None, &r("my_repo")).unwrap()).unwrap();
+        assert_eq!(names(&order), ["my_repo", "bb", "ee", "aa", "cc", "dd"]);
+        // And a cycle is refused.
+        let err = e.update_repository(&d, None, &r("ee"), None, Some(vec![r("my_repo")])).unwrap_err();
+        assert!(matches!(err, EngineError::Validation(m) if m.contains("cycle")));
+    }
+}

@@ -148,3 +148,32 @@ async fn metadata_max_age_and_stale_while_revalidate() {
     let latest = reqwest::get(format!("{}/latest", url)).await.unwrap().json::<serde_json::Value>().await.unwrap();
     assert_eq!(latest["version"], "3.0.0");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_bytes_that_do_not_match_their_declared_hash_are_refused() {
+    let fake = FakeNpm::start().await;
+    let depot = TestDepot::builder().npm_upstream(&fake.url()).start().await;
+    let aws = depot.aws();
+    aws.setup("acme", &[("app", &["store"], None), ("store", &[], Some("public:npmjs"))]).await;
+    fake.replace_tarball("/ms/-/ms-2.1.3.tgz", crate::support::fake_npm::make_tarball("ms", "2.1.3", &[]));
+    let r = reqwest::get(format!("{}ms/-/ms-2.1.3.tgz", depot.npm_endpoint("acme", "app"))).await.unwrap();
+    assert_eq!(r.status(), 502);
+    let msg = r.json::<serde_json::Value>().await.unwrap()["error"].as_str().unwrap().to_string();
+    assert!(msg.contains("does not match"), "{msg}");
+    assert!(aws.versions("acme", "store", "ms").await.is_empty(), "nothing stored");
+    assert!(aws.versions("acme", "app", "ms").await.is_empty());
+    let blobs = walk_files(&depot.data_dir().join("blobs"));
+    assert!(blobs.is_empty(), "no blob committed or left behind: {blobs:?}");
+}
+
+fn walk_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        if e.file_type().unwrap().is_dir() {
+            out.extend(walk_files(&e.path()));
+        } else {
+            out.push(e.path());
+        }
+    }
+    out
+}

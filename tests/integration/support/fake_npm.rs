@@ -195,6 +195,12 @@ impl FakeNpm {
         lock(&self.shared.state).hits.get(path).copied().unwrap_or(0)
     }
 
+    /// Serves other bytes at a tarball path (e.g. "/ms/-/ms-2.1.3.tgz") while the packument still
+    /// declares the original digests: a corrupted or tampered upstream.
+    pub fn replace_tarball(&self, path: &str, bytes: Vec<u8>) {
+        lock(&self.shared.state).tarballs.insert(path.trim_start_matches('/').to_string(), Bytes::from(bytes));
+    }
+
     /// How many packument requests were answered 304 Not Modified.
     pub fn not_modified(&self) -> usize {
         lock(&self.shared.state).not_modified
