@@ -177,3 +177,26 @@ fn walk_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_upstream_opens_the_circuit_breaker() {
+    let fake = FakeNpm::start().await;
+    let depot = TestDepot::builder().npm_upstream(&fake.url()).start().await;
+    let aws = depot.aws();
+    aws.setup("acme", &[("store", &[], Some("public:npmjs"))]).await;
+    let endpoint = depot.npm_endpoint("acme", "store");
+    fake.set_outage(true);
+    for name in ["depd", "vary", "etag", "fresh", "once"] {
+        let r = reqwest::get(format!("{endpoint}{name}")).await.unwrap();
+        assert_eq!(r.status(), 502, "{name}: nothing cached, upstream failing");
+    }
+    // Five failed fetches (each after its retries) open the breaker: no more upstream calls.
+    let before = fake.total_hits();
+    assert_eq!(before, 15, "three attempts per fetch");
+    let started = std::time::Instant::now();
+    let r = reqwest::get(format!("{endpoint}qs")).await.unwrap();
+    assert_eq!(r.status(), 502);
+    assert!(r.json::<serde_json::Value>().await.unwrap()["error"].as_str().unwrap().contains("unavailable"));
+    assert!(started.elapsed() < Duration::from_millis(200), "fails fast");
+    assert_eq!(fake.total_hits(), before, "the open breaker sends nothing upstream");
+}
