@@ -15,8 +15,10 @@ pub mod format;
 mod ingest;
 mod metadata;
 mod packages;
+mod publish;
 mod render;
 mod upstream;
+mod views;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,8 +29,10 @@ pub use auth::{Auth, Principal};
 pub use domains::RepoCtx;
 pub use error::{EngineError, ResourceType, Result};
 pub use format::{DependencyRequest, Format, UpstreamAsset, UpstreamPackage, UpstreamVersion};
-pub use packages::{AssetBody, PackageView, PublishAsset, PublishRequest, VersionListing, ViewVersion};
+pub use packages::AssetBody;
+pub use publish::{PublishAsset, PublishRequest};
 pub use render::Rendered;
+pub use views::{PackageView, ViewInputs, ViewVersion};
 
 use crate::config::Config;
 use crate::model::{PackageFormat, PackageId};

@@ -1,0 +1,250 @@
+//! Package views: what a repository shows of a package — its own versions, then its
+//! upstreams' and their external connections' in search order, the closest copy of a version
+//! shadowing farther ones — with tags merged as the guide says.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use super::error::{EngineError, Result};
+use super::metadata::{CachedUpstream, Freshness};
+use super::packages::package_missing;
+use super::{Engine, RepoCtx};
+use crate::model::{Asset, AssetName, PackageId, PackageVersionStatus, RepositoryName, RepositoryRecord, Version};
+use crate::store::catalog;
+
+/// One version as a repository shows it.
+#[derive(Debug, Clone)]
+pub struct ViewVersion {
+    /// The version.
+    pub version: Version,
+    /// The format's per-version metadata.
+    pub metadata: serde_json::Value,
+    /// Asset names with the digests clients check (`sha1`, `sha512` hex, `sha256`).
+    pub assets: Vec<(AssetName, BTreeMap<String, String>)>,
+    /// Status (always listed here).
+    pub status: PackageVersionStatus,
+    /// Publication time, when known.
+    pub published_time: Option<String>,
+}
+
+/// What a repository shows of a package.
+#[derive(Debug, Clone)]
+pub struct PackageView {
+    /// The package.
+    pub package: PackageId,
+    /// Listed versions, highest priority source first.
+    pub versions: Vec<ViewVersion>,
+    /// Merged tags (an upstream's value wins a conflict).
+    pub tags: BTreeMap<String, String>,
+}
+
+/// Inputs of a view, gathered asynchronously; building from them is synchronous.
+pub struct ViewInputs {
+    order: Arc<Vec<RepositoryRecord>>,
+    upstream: HashMap<RepositoryName, Arc<CachedUpstream>>,
+    /// Identifies these inputs: equal stamps mean an equal view.
+    pub stamp: u64,
+}
+
+impl Engine {
+    /// Gathers what a view of `pkg` in `ctx` depends on, fetching upstream metadata as needed
+    /// (bounded by the client wait). Cheap when everything is cached.
+    pub async fn view_inputs(self: &Arc<Self>, ctx: &RepoCtx, pkg: &PackageId) -> Result<ViewInputs> {
+        let order = self.search_order(ctx)?;
+        let mut upstream = HashMap::new();
+        let mut first_err = None;
+        for repo in order.iter() {
+            if let Some(conn) = self.connection_for(repo, pkg.format) {
+                match self.upstream_package(&conn, pkg, Freshness::Cached).await {
+                    Ok(c) => {
+                        upstream.insert(repo.name.clone(), c);
+                    }
+                    Err(e) => {
+                        tracing::debug!(repo.name = %repo.name, pkg.name = %pkg, error = %e, "upstream metadata unavailable");
+                        first_err.get_or_insert(e);
+                    }
+                }
+            }
+        }
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        self.gens.graph().hash(&mut h);
+        self.gens.package(ctx.domain.as_str(), pkg).hash(&mut h);
+        for repo in order.iter() {
+            repo.name.hash(&mut h);
+            upstream.get(&repo.name).map(|c| c.stamp).hash(&mut h);
+        }
+        let inputs = ViewInputs { order, upstream, stamp: h.finish() };
+        if let Some(e) = first_err {
+            // Serve what Depot has; fail only when it has nothing for this package.
+            let has_any = inputs.upstream.values().any(|c| c.package.is_some())
+                || self.read(|tx| {
+                    for r in inputs.order.iter() {
+                        if catalog::package(tx, &ctx.domain, &r.name, pkg)?.is_some() {
+                            return Ok(true);
+                        }
+                    }
+                    Ok::<_, EngineError>(false)
+                })?;
+            if !has_any {
+                return Err(e);
+            }
+        }
+        Ok(inputs)
+    }
+
+    /// Builds the view from gathered inputs. `NotFound` when no source knows the package.
+    pub fn build_view(&self, ctx: &RepoCtx, pkg: &PackageId, inputs: &ViewInputs) -> Result<PackageView> {
+        let mut versions: Vec<ViewVersion> = Vec::new();
+        let mut seen: HashSet<Version> = HashSet::new();
+        let mut known = false;
+        let mut own_tags: HashMap<RepositoryName, BTreeMap<String, String>> = HashMap::new();
+        self.read(|tx| {
+            for repo in inputs.order.iter() {
+                if let Some(p) = catalog::package(tx, &ctx.domain, &repo.name, pkg)? {
+                    known = true;
+                    own_tags.insert(repo.name.clone(), p.tags);
+                }
+                for rec in catalog::versions(tx, &ctx.domain, &repo.name, pkg)? {
+                    // A version present in a closer repository shadows upstream copies even
+                    // when its status hides it.
+                    if !seen.insert(rec.version.clone()) || !rec.status.is_listed() {
+                        continue;
+                    }
+                    versions.push(ViewVersion {
+                        assets: rec.assets.iter().map(|a| (a.name.clone(), asset_hashes(a))).collect(),
+                        version: rec.version,
+                        metadata: rec.metadata,
+                        status: rec.status,
+                        published_time: Some(rec.published_time),
+                    });
+                }
+                if let Some(up) = inputs.upstream.get(&repo.name).and_then(|c| c.package.as_ref()) {
+                    known = true;
+                    for uv in &up.versions {
+                        if !seen.insert(uv.version.clone()) {
+                            continue;
+                        }
+                        versions.push(ViewVersion {
+                            version: uv.version.clone(),
+                            metadata: uv.metadata.clone(),
+                            assets: uv
+                                .assets
+                                .iter()
+                                .map(|a| {
+                                    let mut h = BTreeMap::new();
+                                    if let Some(s) = &a.sha1 {
+                                        h.insert("sha1".into(), s.clone());
+                                    }
+                                    if let Some(s) = &a.sha512 {
+                                        h.insert("sha512".into(), hex::encode(s));
+                                    }
+                                    if let Some(s) = &a.sha256 {
+                                        h.insert("sha256".into(), s.clone());
+                                    }
+                                    (a.name.clone(), h)
+                                })
+                                .collect(),
+                            status: PackageVersionStatus::Published,
+                            published_time: uv.published_time.clone(),
+                        });
+                    }
+                }
+            }
+            Ok::<_, EngineError>(())
+        })?;
+        if !known {
+            return Err(self.with_hint(package_missing(ctx, pkg), &inputs.order, pkg));
+        }
+        let by_name: HashMap<&RepositoryName, &RepositoryRecord> = inputs.order.iter().map(|r| (&r.name, r)).collect();
+        let mut tags = merged_tags(&inputs.order[0], &by_name, &own_tags, &inputs.upstream, &mut HashSet::new());
+        tags.retain(|_, v| versions.iter().any(|x| x.version.as_str() == v));
+        Ok(PackageView { package: pkg.clone(), versions, tags })
+    }
+
+    /// The view of `pkg` in `ctx` (gather, then build).
+    pub async fn package_view(self: &Arc<Self>, ctx: &RepoCtx, pkg: &PackageId) -> Result<PackageView> {
+        let inputs = self.view_inputs(ctx, pkg).await?;
+        self.build_view(ctx, pkg, &inputs)
+    }
+}
+
+fn asset_hashes(a: &Asset) -> BTreeMap<String, String> {
+    let mut h = a.hashes.clone();
+    h.insert("sha256".into(), a.sha256.hex());
+    h
+}
+
+/// Tags as the guide merges them: a repository's own, overridden by its external connection's
+/// and by its upstreams' merged tags (a higher-priority upstream wins among siblings).
+fn merged_tags(
+    repo: &RepositoryRecord,
+    by_name: &HashMap<&RepositoryName, &RepositoryRecord>,
+    own: &HashMap<RepositoryName, BTreeMap<String, String>>,
+    upstream: &HashMap<RepositoryName, Arc<CachedUpstream>>,
+    visited: &mut HashSet<RepositoryName>,
+) -> BTreeMap<String, String> {
+    visited.insert(repo.name.clone());
+    let mut tags = own.get(&repo.name).cloned().unwrap_or_default();
+    if let Some(p) = upstream.get(&repo.name).and_then(|c| c.package.as_ref()) {
+        tags.extend(p.tags.clone());
+    }
+    let mut from_ups = BTreeMap::new();
+    for u in &repo.upstreams {
+        if visited.contains(u) {
+            continue;
+        }
+        if let Some(up) = by_name.get(u) {
+            for (k, v) in merged_tags(up, by_name, own, upstream, visited) {
+                from_ups.entry(k).or_insert(v);
+            }
+        }
+    }
+    tags.extend(from_ups);
+    tags
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::DomainName;
+
+    fn repo(name: &str, ups: &[&str]) -> RepositoryRecord {
+        RepositoryRecord {
+            domain: DomainName::new("d1").unwrap(),
+            name: RepositoryName::new(name).unwrap(),
+            description: None,
+            upstreams: ups.iter().map(|u| RepositoryName::new(*u).unwrap()).collect(),
+            external_connections: vec![],
+            created: 0.0,
+        }
+    }
+
+    fn tags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    fn merge(repos: &[RepositoryRecord], own: &[(&str, &[(&str, &str)])]) -> BTreeMap<String, String> {
+        let by_name = repos.iter().map(|r| (&r.name, r)).collect();
+        let own = own.iter().map(|(r, t)| (RepositoryName::new(*r).unwrap(), tags(t))).collect();
+        merged_tags(&repos[0], &by_name, &own, &HashMap::new(), &mut HashSet::new())
+    }
+
+    #[test]
+    fn tags_merge_as_the_guide_says() {
+        let repos = [repo("r1", &["u1"]), repo("u1", &[])];
+        // Different tags: both are visible.
+        let t = merge(&repos, &[("r1", &[("latest", "1.0.0")]), ("u1", &[("alpha", "1.0.1")])]);
+        assert_eq!(t, tags(&[("latest", "1.0.0"), ("alpha", "1.0.1")]));
+        // The same tag: the upstream's value wins.
+        let t = merge(&repos, &[("r1", &[("latest", "1.0.2")]), ("u1", &[("latest", "1.0.1")])]);
+        assert_eq!(t, tags(&[("latest", "1.0.1")]));
+    }
+
+    #[test]
+    fn higher_priority_upstream_wins_among_siblings() {
+        let repos = [repo("r1", &["a1", "b1"]), repo("a1", &[]), repo("b1", &[])];
+        let t = merge(&repos, &[("a1", &[("next", "2.0.0")]), ("b1", &[("next", "3.0.0"), ("beta", "3.0.0")])]);
+        assert_eq!(t, tags(&[("next", "2.0.0"), ("beta", "3.0.0")]));
+    }
+}
