@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::support::app_and_store;
 use crate::support::depot::TestDepot;
 use crate::support::fake_npm::FakeNpm;
 
@@ -9,10 +10,7 @@ const IN_PROGRESS: &str = "Ingestion is in progress. Please try again later.";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_upstream_gets_in_progress_then_succeeds_without_refetch() {
-    let fake = FakeNpm::start().await;
-    let depot = TestDepot::builder().npm_upstream(&fake.url()).env("DEPOT_INGESTION_WAIT_SECS", "1").start().await;
-    let aws = depot.aws();
-    aws.setup("acme", &[("app", &["store"], None), ("store", &[], Some("public:npmjs"))]).await;
+    let (fake, depot, aws) = app_and_store(|b| b.env("DEPOT_INGESTION_WAIT_SECS", "1")).await;
     let endpoint = depot.npm_endpoint("acme", "app");
     fake.set_latency(Duration::from_millis(2500));
 
@@ -80,10 +78,7 @@ async fn unconfigured_connection_says_which_setting_to_fill() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unfinished_ingestion_resumes_after_a_crash() {
-    let fake = FakeNpm::start().await;
-    let mut depot = TestDepot::builder().npm_upstream(&fake.url()).env("DEPOT_INGESTION_WAIT_SECS", "1").start().await;
-    let aws = depot.aws();
-    aws.setup("acme", &[("app", &["store"], None), ("store", &[], Some("public:npmjs"))]).await;
+    let (fake, mut depot, aws) = app_and_store(|b| b.env("DEPOT_INGESTION_WAIT_SECS", "1")).await;
     let endpoint = depot.npm_endpoint("acme", "app");
     assert_eq!(reqwest::get(format!("{endpoint}depd")).await.unwrap().status(), 200);
     // The download is slow: the client gives up, Depot is killed mid-download.
@@ -151,10 +146,7 @@ async fn metadata_max_age_and_stale_while_revalidate() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upstream_bytes_that_do_not_match_their_declared_hash_are_refused() {
-    let fake = FakeNpm::start().await;
-    let depot = TestDepot::builder().npm_upstream(&fake.url()).start().await;
-    let aws = depot.aws();
-    aws.setup("acme", &[("app", &["store"], None), ("store", &[], Some("public:npmjs"))]).await;
+    let (fake, depot, aws) = app_and_store(|b| b).await;
     fake.replace_tarball("/ms/-/ms-2.1.3.tgz", crate::support::fake_npm::make_tarball("ms", "2.1.3", &[]));
     let r = reqwest::get(format!("{}ms/-/ms-2.1.3.tgz", depot.npm_endpoint("acme", "app"))).await.unwrap();
     assert_eq!(r.status(), 502);

@@ -7,9 +7,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::support::app_and_store;
 use crate::support::clients::{fresh_home, npm_ok, write_npmrc, Aws};
-use crate::support::depot::TestDepot;
-use crate::support::fake_npm::FakeNpm;
 use crate::support::{fixtures, poll_until};
 
 /// Copies the fixture project, pointing its lockfile at `endpoint`.
@@ -55,10 +54,7 @@ async fn stored(aws: &Aws, domain: &str, repo: &str) -> BTreeSet<(String, String
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn npm_ci_through_downstream_then_outage_and_restart() {
-    let fake = FakeNpm::start().await;
-    let mut depot = TestDepot::builder().npm_upstream(&fake.url()).start().await;
-    let aws = depot.aws();
-    aws.setup("acme", &[("app", &["store"], None), ("store", &[], Some("public:npmjs"))]).await;
+    let (fake, mut depot, aws) = app_and_store(|b| b).await;
     let token = aws.token("acme").await;
     let endpoint = depot.npm_endpoint("acme", "app");
     let home = fresh_home(&depot.scratch("ci"), "home");
@@ -111,10 +107,7 @@ async fn npm_ci_through_downstream_then_outage_and_restart() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prefetch_stores_dependency_closure_without_client_requests() {
-    let fake = FakeNpm::start().await;
-    let depot = TestDepot::builder().npm_upstream(&fake.url()).start().await;
-    let aws = depot.aws();
-    aws.setup("acme", &[("app", &["store"], None), ("store", &[], Some("public:npmjs"))]).await;
+    let (fake, depot, aws) = app_and_store(|b| b).await;
 
     // What npm resolves for express@4 straight from the upstream: its dependency closure.
     let plain = fresh_home(&depot.scratch("pf"), "plain");

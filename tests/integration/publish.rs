@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::support::app_and_store;
 use crate::support::clients::{fresh_home, npm, npm_ok, write_npmrc};
 use crate::support::depot::TestDepot;
 use crate::support::fake_npm::FakeNpm;
@@ -33,10 +34,7 @@ async fn raw_publish(endpoint: &str, token: &str, name: &str, version: &str) -> 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn publish_rules_tags_and_metadata_with_real_npm() {
-    let fake = FakeNpm::start().await;
-    let depot = TestDepot::builder().npm_upstream(&fake.url()).start().await;
-    let aws = depot.aws();
-    aws.setup("acme", &[("app", &["store"], None), ("store", &[], Some("public:npmjs"))]).await;
+    let (_fake, depot, aws) = app_and_store(|b| b).await;
     let endpoint = depot.npm_endpoint("acme", "app");
     let home = fresh_home(&depot.scratch("pub"), "home");
     write_npmrc(&home, &endpoint, &aws.token("acme").await);

@@ -1,15 +1,11 @@
 //! npm wire details at the HTTP level: scoped-name encodings, abbreviated documents, gzip,
 //! ETags and 304s, version documents, HEAD.
 
-use crate::support::depot::TestDepot;
-use crate::support::fake_npm::FakeNpm;
+use crate::support::app_and_store;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn packument_encodings_etags_and_scoped_names() {
-    let fake = FakeNpm::start().await;
-    let depot = TestDepot::builder().npm_upstream(&fake.url()).start().await;
-    let aws = depot.aws();
-    aws.setup("acme", &[("app", &["store"], None), ("store", &[], Some("public:npmjs"))]).await;
+    let (_fake, depot, _aws) = app_and_store(|b| b).await;
     let endpoint = depot.npm_endpoint("acme", "app");
     let client = reqwest::Client::builder().no_gzip().build().unwrap();
 

@@ -49,6 +49,18 @@ where
     }
 }
 
+/// The most common scenario: a fake npm upstream, Depot in front of it (`configure` adds
+/// settings), and domain `acme` with `app` → `store`, `store` having `public:npmjs`.
+pub async fn app_and_store(
+    configure: impl FnOnce(depot::DepotBuilder) -> depot::DepotBuilder,
+) -> (fake_npm::FakeNpm, depot::TestDepot, clients::Aws) {
+    let fake = fake_npm::FakeNpm::start().await;
+    let depot = configure(depot::TestDepot::builder().npm_upstream(&fake.url())).start().await;
+    let aws = depot.aws();
+    aws.setup("acme", &[("app", &["store"], None), ("store", &[], Some("public:npmjs"))]).await;
+    (fake, depot, aws)
+}
+
 /// The shared fixtures directory.
 pub fn fixtures() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures")
