@@ -75,10 +75,16 @@ impl IntoResponse for ApiError {
                     EngineError::Unauthorized(_) | EngineError::Forbidden(_) => {
                         render(StatusCode::FORBIDDEN, "AccessDeniedException", json!({ "message": msg }))
                     }
-                    EngineError::IngestionInProgress
-                    | EngineError::UpstreamUnavailable(_)
-                    | EngineError::UpstreamInvalid(_) => {
+                    EngineError::IngestionInProgress | EngineError::Upstream { .. } => {
                         render(StatusCode::INTERNAL_SERVER_ERROR, "InternalServerException", json!({ "message": msg }))
+                    }
+                    EngineError::Store(e) => {
+                        tracing::error!(error = %e, "storage failure");
+                        render(
+                            StatusCode::INTERNAL_SERVER_ERROR,
+                            "InternalServerException",
+                            json!({ "message": "internal error" }),
+                        )
                     }
                     EngineError::Internal(detail) => {
                         tracing::error!(error = %detail, "internal error");

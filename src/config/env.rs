@@ -94,16 +94,18 @@ pub(super) fn apply(cfg: &mut Config, env: &dyn Env) -> Result<(), ConfigError> 
         debug_assert!(connection_format(name).is_some());
         let key = upstream_env_var(name);
         if let Some(v) = env.get(&key) {
-            let c = cfg.connections.entry(name.to_string()).or_insert_with(|| super::ConnectionConfig {
-                url: String::new(),
-                timeout_secs: super::default_timeout(),
-                connect_timeout_secs: super::default_connect_timeout(),
-                retries: super::default_retries(),
-            });
+            let c = cfg.connections.entry(name.to_string()).or_default();
             if !v.is_empty() {
+                // The parser's message never echoes the value, which may hold a password.
                 url::Url::parse(&v).map_err(|e| cerr(&key, e.to_string()))?;
             }
             c.url = v;
+        }
+        if let Some(v) = env.get(&format!("{key}_USERNAME")) {
+            cfg.connections.entry(name.to_string()).or_default().username = v;
+        }
+        if let Some(v) = env.get(&format!("{key}_PASSWORD")) {
+            cfg.connections.entry(name.to_string()).or_default().password = v;
         }
     }
     Ok(())

@@ -179,6 +179,39 @@ pub struct ConnectionConfig {
     /// Retries after a failed attempt (with exponential back-off).
     #[serde(default = "default_retries")]
     pub retries: u32,
+    /// User name for HTTP Basic authentication to the upstream (instead of `user:pass@` in
+    /// the URL).
+    #[serde(default)]
+    pub username: String,
+    /// Password for HTTP Basic authentication; masked wherever configuration is shown.
+    #[serde(default)]
+    pub password: String,
+    /// Requests per second Depot sends this upstream (0: unlimited).
+    #[serde(default = "default_rate")]
+    pub rate_per_sec: f64,
+    /// Requests that may go at once before the rate applies.
+    #[serde(default = "default_burst")]
+    pub burst: u32,
+    /// The longest `Retry-After` Depot waits out before retrying; a longer one fails the
+    /// request (and pauses the connection for that long).
+    #[serde(default = "default_max_retry_after")]
+    pub max_retry_after_secs: u64,
+}
+
+impl Default for ConnectionConfig {
+    fn default() -> Self {
+        Self {
+            url: String::new(),
+            timeout_secs: default_timeout(),
+            connect_timeout_secs: default_connect_timeout(),
+            retries: default_retries(),
+            username: String::new(),
+            password: String::new(),
+            rate_per_sec: default_rate(),
+            burst: default_burst(),
+            max_retry_after_secs: default_max_retry_after(),
+        }
+    }
 }
 
 fn default_timeout() -> u64 {
@@ -189,6 +222,29 @@ fn default_connect_timeout() -> u64 {
 }
 fn default_retries() -> u32 {
     2
+}
+fn default_rate() -> f64 {
+    50.0
+}
+fn default_burst() -> u32 {
+    100
+}
+fn default_max_retry_after() -> u64 {
+    60
+}
+
+/// The URL with any password replaced, for logs and `config show`.
+pub fn redact_url(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("REDACTED"));
+            u.to_string()
+        }
+        Ok(u) => u.to_string(),
+        // Not a URL: show nothing of it that could be a secret.
+        Err(_) if raw.contains('@') => "<unparsable URL>".to_string(),
+        Err(_) => raw.to_string(),
+    }
 }
 
 /// `[[bootstrap]]`: a domain and its repositories.
@@ -303,6 +359,15 @@ impl Config {
                     return Err(cerr(format!("connections.\"{name}\".url"), "must be http or https"));
                 }
             }
+            if !c.password.is_empty() && c.username.is_empty() {
+                return Err(cerr(format!("connections.\"{name}\".username"), "a password needs a username"));
+            }
+            if !(c.rate_per_sec >= 0.0 && c.rate_per_sec.is_finite()) {
+                return Err(cerr(format!("connections.\"{name}\".rate_per_sec"), "must be 0 (unlimited) or more"));
+            }
+            if c.burst == 0 {
+                return Err(cerr(format!("connections.\"{name}\".burst"), "must be at least 1"));
+            }
         }
         for b in &self.bootstrap {
             DomainName::new(b.domain.clone()).map_err(|e| cerr("bootstrap.domain", e.0))?;
@@ -345,6 +410,12 @@ impl Config {
         let mut c = self.clone();
         for k in &mut c.auth.admin_keys {
             k.secret_access_key = "<secret>".into();
+        }
+        for conn in c.connections.values_mut() {
+            conn.url = if conn.url.is_empty() { String::new() } else { redact_url(&conn.url) };
+            if !conn.password.is_empty() {
+                conn.password = "<secret>".into();
+            }
         }
         toml::to_string_pretty(&c).unwrap_or_default()
     }
@@ -394,6 +465,25 @@ mod tests {
         assert_eq!(e.key, "DEPOT_ACCOUNT_ID");
         let e = Config::load(Some("[connections.\"public:nope\"]\nurl = \"\""), &MapEnv::default()).unwrap_err();
         assert!(e.key.contains("public:nope"));
+    }
+
+    #[test]
+    fn upstream_credentials_never_show() {
+        let env = MapEnv::from([
+            ("DEPOT_UPSTREAM_PUBLIC_NPMJS", "http://mirror:hunter2@127.0.0.1:9/npm/"),
+            ("DEPOT_UPSTREAM_PUBLIC_PYPI_USERNAME", "bot"),
+            ("DEPOT_UPSTREAM_PUBLIC_PYPI_PASSWORD", "tr0ub4dor"),
+        ]);
+        let c = Config::load(None, &env).unwrap();
+        assert_eq!(c.connections["public:pypi"].username, "bot");
+        assert_eq!(c.connections["public:pypi"].password, "tr0ub4dor");
+        let shown = c.show();
+        assert!(!shown.contains("hunter2") && !shown.contains("tr0ub4dor"), "{shown}");
+        assert!(shown.contains("http://mirror:REDACTED@127.0.0.1:9/npm/"), "{shown}");
+        let e = Config::load(None, &MapEnv::from([("DEPOT_UPSTREAM_PUBLIC_PYPI_PASSWORD", "x")])).unwrap_err();
+        assert!(e.key.contains("username"), "{e}");
+        assert_eq!(redact_url("https://a:b@h/x"), "https://a:REDACTED@h/x");
+        assert_eq!(redact_url("https://h/x"), "https://h/x");
     }
 
     #[test]

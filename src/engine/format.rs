@@ -51,6 +51,17 @@ impl UpstreamPackage {
     }
 }
 
+/// Why an upstream metadata document cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum DocumentError {
+    /// Not well-formed at all (JSON, XML, HTML).
+    #[error("malformed document: {0}")]
+    Syntax(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// Well-formed, but not the shape the format expects.
+    #[error("unexpected document: {0}")]
+    Shape(&'static str),
+}
+
 /// A dependency edge to prefetch: a package and the range or tag the dependent asks for.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct DependencyRequest {
@@ -70,7 +81,7 @@ pub trait Format: Send + Sync + 'static {
     fn upstream_metadata_url(&self, base: &str, pkg: &PackageId) -> String;
 
     /// Parses an upstream metadata document.
-    fn parse_upstream(&self, pkg: &PackageId, body: &[u8]) -> Result<UpstreamPackage, String>;
+    fn parse_upstream(&self, pkg: &PackageId, body: &[u8]) -> Result<UpstreamPackage, DocumentError>;
 
     /// The version an asset file name belongs to, when the name says (npm: `name-1.2.3.tgz`).
     fn version_of_asset(&self, pkg: &PackageId, asset: &AssetName) -> Option<Version>;

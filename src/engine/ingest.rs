@@ -20,9 +20,11 @@ use serde::{Deserialize, Serialize};
 use sha2::Digest;
 use tokio::sync::{watch, Semaphore};
 
+use super::error::UpstreamFailure;
 use super::error::{EngineError, Result};
 use super::metadata::Freshness;
 use super::packages::{asset_from_digests, revision};
+use super::upstream::{Priority, Urgency};
 use super::{Engine, RepoCtx};
 use crate::model::{
     now_rfc3339, DomainName, Origin, PackageId, PackageVersionRecord, PackageVersionStatus, RepositoryName, Version,
@@ -58,8 +60,14 @@ pub(super) struct Target<'a> {
     pub(super) version: &'a Version,
 }
 
+/// A job under way: its outcome and how urgently its requests go upstream.
+struct Running {
+    rx: watch::Receiver<Outcome>,
+    urgency: Urgency,
+}
+
 pub(super) struct Jobs {
-    running: Mutex<HashMap<String, watch::Receiver<Outcome>>>,
+    running: Mutex<HashMap<String, Running>>,
     workers: Arc<Semaphore>,
     prefetch: Arc<Semaphore>,
     active: AtomicUsize,
@@ -96,16 +104,6 @@ fn job_id(d: &DomainName, r: &RepositoryName, p: &PackageId, v: &Version) -> Str
     hex::encode(&h.finalize()[..16])
 }
 
-fn outcome_error(e: &EngineError) -> EngineError {
-    match e {
-        EngineError::UpstreamInvalid(m) => EngineError::UpstreamInvalid(m.clone()),
-        EngineError::NotFound { message, resource, id } => {
-            EngineError::NotFound { message: message.clone(), resource: *resource, id: id.clone() }
-        }
-        other => EngineError::UpstreamUnavailable(other.to_string()),
-    }
-}
-
 /// Restarts jobs left in the job table by a previous run.
 pub(super) fn resume(engine: &Arc<Engine>) {
     let jobs: Vec<JobRecord> = match engine.read(|tx| Ok::<_, EngineError>(catalog::jobs(tx)?)) {
@@ -118,8 +116,10 @@ pub(super) fn resume(engine: &Arc<Engine>) {
     for job in jobs {
         tracing::info!(pkg.name = %job.package, pkg.version = %job.version, repo.name = %job.repo, "resuming ingestion job");
         let (tx, rx) = watch::channel(None);
-        engine.jobs.running.lock().expect("jobs lock").insert(job.id.clone(), rx);
-        tokio::spawn(engine.clone().run_job(job, tx));
+        // Nobody waits for a resumed job until a client asks again (and raises it).
+        let urgency = Urgency::new(Priority::Background);
+        engine.jobs.running.lock().expect("jobs lock").insert(job.id.clone(), Running { rx, urgency: urgency.clone() });
+        tokio::spawn(engine.clone().run_job(job, tx, urgency));
     }
 }
 
@@ -130,6 +130,7 @@ impl Engine {
         t: &Target<'_>,
         retain: Option<RepositoryName>,
         prefetch: bool,
+        priority: Priority,
     ) -> Result<(watch::Receiver<Outcome>, bool)> {
         let Target { domain, repo, conn, pkg, version: v } = *t;
         let id = job_id(domain, repo, pkg, v);
@@ -143,13 +144,16 @@ impl Engine {
             retain: retain.into_iter().collect(),
             prefetch,
         };
+        let urgency = Urgency::new(priority);
         let tx = {
             let mut running = self.jobs.running.lock().expect("jobs lock");
-            if let Some(rx) = running.get(&id) {
-                return Ok((rx.clone(), false));
+            if let Some(r) = running.get(&id) {
+                // A client joining a prefetch job makes its downloads go first.
+                r.urgency.join(priority);
+                return Ok((r.rx.clone(), false));
             }
             let (tx, rx) = watch::channel(None);
-            running.insert(id.clone(), rx);
+            running.insert(id.clone(), Running { rx, urgency: urgency.clone() });
             tx
         };
         let rx = tx.subscribe();
@@ -157,7 +161,7 @@ impl Engine {
             self.jobs.running.lock().expect("jobs lock").remove(&id);
             return Err(e);
         }
-        tokio::spawn(self.clone().run_job(job, tx));
+        tokio::spawn(self.clone().run_job(job, tx, urgency));
         Ok((rx, true))
     }
 
@@ -170,7 +174,7 @@ impl Engine {
         retain: Option<RepositoryName>,
         wait: bool,
     ) -> Result<Option<PackageVersionRecord>> {
-        let (mut rx, created) = self.start_job(t, retain.clone(), true)?;
+        let (mut rx, created) = self.start_job(t, retain.clone(), true, Priority::Client)?;
         let Target { domain, repo, pkg, version: v, .. } = *t;
         let engine = self.clone();
         let (d, r, p, ver) = (domain.clone(), repo.clone(), pkg.clone(), v.clone());
@@ -181,7 +185,7 @@ impl Engine {
                 .await
                 .map_err(|_| EngineError::Internal("ingestion job vanished".into()))?;
             if let Some(Err(e)) = outcome.as_ref() {
-                return Err(outcome_error(e));
+                return Err((**e).clone());
             }
             drop(outcome);
             let target = retain.unwrap_or_else(|| r.clone());
@@ -207,11 +211,11 @@ impl Engine {
         }
     }
 
-    async fn run_job(self: Arc<Self>, job: JobRecord, tx: watch::Sender<Outcome>) {
+    async fn run_job(self: Arc<Self>, job: JobRecord, tx: watch::Sender<Outcome>, urgency: Urgency) {
         self.jobs.active.fetch_add(1, Ordering::Relaxed);
         let permit = self.jobs.workers.clone().acquire_owned().await;
         let started = std::time::Instant::now();
-        let res = self.do_ingest(&job).await;
+        let res = self.do_ingest(&job, &urgency).await;
         drop(permit);
         match &res {
             Ok(rec) => tracing::info!(repo.name = %job.repo, pkg.name = %job.package, pkg.version = %job.version,
@@ -245,7 +249,7 @@ impl Engine {
         self.jobs.active.fetch_sub(1, Ordering::Relaxed);
     }
 
-    async fn do_ingest(self: &Arc<Self>, job: &JobRecord) -> Result<PackageVersionRecord> {
+    async fn do_ingest(self: &Arc<Self>, job: &JobRecord, urgency: &Urgency) -> Result<PackageVersionRecord> {
         let pkg = &job.package;
         // Already stored (a resumed job whose commit landed, or a concurrent path).
         if let Some(rec) =
@@ -254,7 +258,7 @@ impl Engine {
             self.finish_job(job, &rec)?;
             return Ok(rec);
         }
-        let entry = self.upstream_package_patient(&job.connection, pkg).await?;
+        let entry = self.upstream_package_patient(&job.connection, pkg, urgency.priority()).await?;
         let uv = entry
             .package
             .as_ref()
@@ -270,25 +274,30 @@ impl Engine {
                 )
             })?
             .clone();
-        let up = self.upstreams.get(&job.connection).ok_or_else(|| self.unconfigured_err(&job.connection))?;
+        let up = self.upstreams.get(&job.connection).ok_or_else(|| self.unconfigured(&job.connection, pkg))?;
+        let what = format!("{pkg}@{}", job.version);
         let mut assets = Vec::with_capacity(uv.assets.len());
         for a in &uv.assets {
-            let mut resp = up.get_asset(&a.url).await.map_err(EngineError::UpstreamUnavailable)?;
+            let mut resp = up.get_asset(&a.url, urgency).await.map_err(|e| EngineError::upstream(&what, e))?;
             let mut w = self.blobs.begin().await?;
-            while let Some(chunk) = resp
-                .chunk()
-                .await
-                .map_err(|e| EngineError::UpstreamUnavailable(format!("downloading {}: {e}", a.url)))?
+            while let Some(chunk) =
+                resp.chunk().await.map_err(|e| EngineError::upstream(&what, up.transport_error(e)))?
             {
                 w.write(&chunk).await?;
             }
             let pending = w.finish().await?;
             let d = pending.digests();
-            let mismatch = |what: &str| {
-                EngineError::UpstreamInvalid(format!(
-                    "{} of {pkg}@{} from {} does not match the upstream's declared {what}",
-                    a.name, job.version, job.connection
-                ))
+            let mismatch = |declared: &str| {
+                EngineError::upstream(
+                    &what,
+                    up.error(
+                        UpstreamFailure::Invalid(format!(
+                            "{} does not match the upstream's declared {declared}",
+                            a.name
+                        )),
+                        None,
+                    ),
+                )
             };
             if a.sha512.as_ref().is_some_and(|s| s != &d.sha512) {
                 return Err(mismatch("sha512 integrity"));
@@ -334,18 +343,15 @@ impl Engine {
         Ok(())
     }
 
-    fn unconfigured_err(&self, conn: &str) -> EngineError {
-        EngineError::UpstreamUnavailable(format!("external connection {conn} has no upstream URL configured"))
-    }
-
     /// Like `upstream_package`, but keeps waiting past the client wait (background work).
     async fn upstream_package_patient(
         self: &Arc<Self>,
         conn: &str,
         pkg: &PackageId,
+        priority: Priority,
     ) -> Result<Arc<super::metadata::CachedUpstream>> {
         loop {
-            match self.upstream_package(conn, pkg, Freshness::Cached).await {
+            match self.upstream_package(conn, pkg, Freshness::Cached, priority).await {
                 Err(EngineError::IngestionInProgress) => continue,
                 other => return other,
             }
@@ -373,7 +379,7 @@ impl Engine {
                     // The permit bounds concurrent lookups and downloads; it is released before
                     // recursing so a deep tree cannot starve itself.
                     let permit = engine.jobs.prefetch.clone().acquire_owned().await;
-                    let entry = match engine.upstream_package_patient(&conn, &dep.package).await {
+                    let entry = match engine.upstream_package_patient(&conn, &dep.package, Priority::Background).await {
                         Ok(e) => e,
                         Err(e) => {
                             tracing::debug!(pkg.name = %dep.package, error = %e, "prefetch: no metadata");
@@ -398,6 +404,7 @@ impl Engine {
                             &Target { domain: &domain, repo: &repo, conn: &conn, pkg: &dep.package, version: &v },
                             None,
                             false,
+                            Priority::Background,
                         ) else {
                             continue;
                         };

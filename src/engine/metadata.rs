@@ -5,13 +5,13 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
-use super::error::{EngineError, Result};
+use super::error::{EngineError, Result, UpstreamError, UpstreamFailure};
 use super::format::UpstreamPackage;
-use super::upstream::Fetched;
+use super::upstream::{Fetched, Priority, Urgency};
 use super::Engine;
 use crate::model::{now_epoch, PackageId};
 use crate::store::catalog::{self, UpstreamDoc};
@@ -20,6 +20,9 @@ use crate::store::catalog::{self, UpstreamDoc};
 pub(super) struct CachedUpstream {
     /// When it was fetched (seconds since the epoch).
     pub(super) fetched_at: f64,
+    /// When the fetch that produced it started, if in this process (publish checks need a
+    /// fetch that started after the publish arrived).
+    pub(super) fetch_started: Option<Instant>,
     /// The parsed document; `None` when the upstream does not have the package.
     pub(super) package: Option<Arc<UpstreamPackage>>,
     /// Changes whenever the entry is replaced; part of every view's stamp.
@@ -27,11 +30,18 @@ pub(super) struct CachedUpstream {
 }
 
 type Key = (String, PackageId);
-type Outcome = Option<std::result::Result<(), String>>;
+type Outcome = Option<Result<()>>;
+
+/// A fetch under way: joined by concurrent callers whose freshness it satisfies.
+struct InFlight {
+    rx: watch::Receiver<Outcome>,
+    started: Instant,
+    urgency: Urgency,
+}
 
 pub(super) struct UpstreamCache {
     entries: moka::sync::Cache<Key, Arc<CachedUpstream>>,
-    inflight: Mutex<HashMap<Key, watch::Receiver<Outcome>>>,
+    inflight: Mutex<HashMap<Key, InFlight>>,
 }
 
 impl Default for UpstreamCache {
@@ -49,16 +59,18 @@ impl Default for UpstreamCache {
 pub(super) enum Freshness {
     /// Serve the cache, refreshing in the background when it is past its max age.
     Cached,
-    /// Fetch now (publish checks); fall back to the cache if the upstream fails.
-    Fresh,
+    /// Fetched at most this long ago (a refetch for a version the cached document lacks);
+    /// falls back to the cache if the upstream fails.
+    Recent(Duration),
+    /// From a fetch that started at or after this instant (publish checks: a version that
+    /// appeared upstream just before the publish must be seen); falls back to the cache if
+    /// the upstream fails.
+    StartedAfter(Instant),
 }
 
 impl Engine {
-    fn unconfigured(&self, connection: &str) -> EngineError {
-        EngineError::UpstreamUnavailable(format!(
-            "external connection {connection} has no upstream URL configured; set connections.\"{connection}\".url in depot.toml or {}",
-            crate::config::upstream_env_var(connection)
-        ))
+    pub(super) fn unconfigured(&self, connection: &str, pkg: &PackageId) -> EngineError {
+        EngineError::upstream(pkg, UpstreamError::new(connection, UpstreamFailure::Unconfigured))
     }
 
     fn cached_upstream(&self, connection: &str, pkg: &PackageId) -> Result<Option<Arc<CachedUpstream>>> {
@@ -79,7 +91,12 @@ impl Engine {
             },
             _ => None,
         };
-        let entry = Arc::new(CachedUpstream { fetched_at: doc.fetched_at, package, stamp: self.next_stamp() });
+        let entry = Arc::new(CachedUpstream {
+            fetched_at: doc.fetched_at,
+            fetch_started: None,
+            package,
+            stamp: self.next_stamp(),
+        });
         self.upstream_cache.entries.insert(key, entry.clone());
         Ok(Some(entry))
     }
@@ -95,28 +112,39 @@ impl Engine {
         connection: &str,
         pkg: &PackageId,
         freshness: Freshness,
+        priority: Priority,
     ) -> Result<Arc<CachedUpstream>> {
         if !self.upstreams.contains_key(connection) {
-            return Err(self.unconfigured(connection));
+            return Err(self.unconfigured(connection, pkg));
         }
         let cached = self.cached_upstream(connection, pkg)?;
         let max_age = self.cfg.cache.max_age(pkg.format).as_secs_f64();
-        match (freshness, &cached) {
+        let not_before = match (freshness, &cached) {
             (Freshness::Cached, Some(c)) => {
                 if now_epoch() - c.fetched_at > max_age {
-                    // Stale-while-revalidate: this caller gets the cached view.
-                    let _ = self.fetch_upstream(connection, pkg);
+                    // Stale-while-revalidate: this caller gets the cached view; nobody waits
+                    // for the refresh, so it goes at background priority.
+                    let _ = self.start_or_join(connection, pkg, Priority::Background, None);
                 }
                 return Ok(c.clone());
             }
-            (Freshness::Fresh, Some(c)) if now_epoch() - c.fetched_at < 1.0 => return Ok(c.clone()),
-            _ => {}
-        }
-        let mut rx = self.fetch_upstream(connection, pkg);
-        let waited = tokio::time::timeout(self.ingestion_wait(), rx.wait_for(Option::is_some)).await;
-        let outcome = match waited {
-            Ok(Ok(v)) => v.clone().expect("waited for Some"),
-            Ok(Err(_)) => Err("the metadata fetch was abandoned".to_string()),
+            (Freshness::Recent(d), Some(c)) if now_epoch() - c.fetched_at < d.as_secs_f64() => return Ok(c.clone()),
+            (Freshness::StartedAfter(t), Some(c)) if c.fetch_started.is_some_and(|s| s >= t) => return Ok(c.clone()),
+            (Freshness::StartedAfter(t), _) => Some(t),
+            _ => None,
+        };
+        let wait = self.ingestion_wait();
+        let fetched = tokio::time::timeout(wait, async {
+            let mut rx = self.fetch_upstream(connection, pkg, priority, not_before).await;
+            let outcome = match rx.wait_for(Option::is_some).await {
+                Ok(v) => v.clone().expect("waited for Some"),
+                Err(_) => Err(EngineError::Internal("the metadata fetch was abandoned".into())),
+            };
+            outcome
+        })
+        .await;
+        let outcome = match fetched {
+            Ok(o) => o,
             Err(_) => {
                 return match cached {
                     Some(c) => Ok(c),
@@ -128,41 +156,78 @@ impl Engine {
             (Ok(()), _) => self
                 .cached_upstream(connection, pkg)?
                 .ok_or_else(|| EngineError::Internal("fetched upstream document vanished".into())),
-            (Err(e), Some(c)) => {
+            (Err(e @ EngineError::Upstream { .. }), Some(c)) => {
                 tracing::warn!(upstream = connection, pkg.name = %pkg, error = %e, "upstream failed; using cached metadata");
                 Ok(c)
             }
-            (Err(e), None) => Err(EngineError::UpstreamUnavailable(format!(
-                "package {pkg} is not cached and external connection {connection} is unavailable: {e}"
-            ))),
+            (Err(e), _) => Err(e),
         }
     }
 
-    /// Starts (or joins) the one fetch of this document; the receiver sees its outcome.
-    fn fetch_upstream(self: &Arc<Self>, connection: &str, pkg: &PackageId) -> watch::Receiver<Outcome> {
+    /// Joins the fetch of this document under way when it started at or after `not_before`,
+    /// else starts one; `Err` carries an older fetch to wait out first.
+    fn start_or_join(
+        self: &Arc<Self>,
+        connection: &str,
+        pkg: &PackageId,
+        priority: Priority,
+        not_before: Option<Instant>,
+    ) -> std::result::Result<watch::Receiver<Outcome>, watch::Receiver<Outcome>> {
         let key = (connection.to_string(), pkg.clone());
-        let tx = {
+        let (tx, started, urgency) = {
             let mut inflight = self.upstream_cache.inflight.lock().expect("inflight lock");
-            if let Some(rx) = inflight.get(&key) {
-                return rx.clone();
+            match inflight.get(&key) {
+                Some(f) if not_before.is_none_or(|t| f.started >= t) => {
+                    f.urgency.join(priority);
+                    return Ok(f.rx.clone());
+                }
+                Some(f) => return Err(f.rx.clone()),
+                None => {}
             }
             let (tx, rx) = watch::channel(None);
-            inflight.insert(key.clone(), rx);
-            tx
+            let (started, urgency) = (Instant::now(), Urgency::new(priority));
+            inflight.insert(key.clone(), InFlight { rx, started, urgency: urgency.clone() });
+            (tx, started, urgency)
         };
         let rx = tx.subscribe();
         let engine = self.clone();
         tokio::spawn(async move {
-            let res = engine.do_fetch_upstream(&key.0, &key.1).await;
+            let res = engine.do_fetch_upstream(&key.0, &key.1, started, &urgency).await;
             engine.upstream_cache.inflight.lock().expect("inflight lock").remove(&key);
             let _ = tx.send(Some(res));
         });
-        rx
+        Ok(rx)
     }
 
-    async fn do_fetch_upstream(self: &Arc<Self>, connection: &str, pkg: &PackageId) -> std::result::Result<(), String> {
-        let up = self.upstreams.get(connection).ok_or("no upstream URL")?;
-        let format = self.format(pkg.format).ok_or("format not served")?.clone();
+    /// Starts (or joins) the one fetch of this document; the receiver sees its outcome.
+    async fn fetch_upstream(
+        self: &Arc<Self>,
+        connection: &str,
+        pkg: &PackageId,
+        priority: Priority,
+        not_before: Option<Instant>,
+    ) -> watch::Receiver<Outcome> {
+        loop {
+            match self.start_or_join(connection, pkg, priority, not_before) {
+                Ok(rx) => return rx,
+                // That fetch may have read the upstream before the caller's instant.
+                Err(mut older) => {
+                    let _ = older.wait_for(Option::is_some).await;
+                }
+            }
+        }
+    }
+
+    async fn do_fetch_upstream(
+        self: &Arc<Self>,
+        connection: &str,
+        pkg: &PackageId,
+        started: Instant,
+        urgency: &Urgency,
+    ) -> Result<()> {
+        let up = self.upstreams.get(connection).ok_or_else(|| self.unconfigured(connection, pkg))?;
+        let format =
+            self.format(pkg.format).ok_or_else(|| EngineError::Validation("format not served".into()))?.clone();
         let url = format.upstream_metadata_url(&up.base, pkg);
         let key = (connection.to_string(), pkg.clone());
         // A conditional refresh: an unchanged (possibly 20 MB) document is not sent again.
@@ -171,22 +236,24 @@ impl Engine {
             .ok()
             .flatten()
             .and_then(|h| h.etag);
-        let fetched = up.get_metadata(&url, format.upstream_metadata_accept(), prev_etag.as_deref()).await?;
+        let fetched = up
+            .get_metadata(&url, format.upstream_metadata_accept(), prev_etag.as_deref(), urgency)
+            .await
+            .map_err(|e| EngineError::upstream(pkg, e))?;
         let (doc, entry) = match fetched {
             Fetched::NotModified => {
                 let mut doc = self
-                    .read(|tx| Ok::<_, EngineError>(catalog::upstream_doc(tx, connection, pkg)?))
-                    .map_err(|e| e.to_string())?
-                    .ok_or("304 Not Modified without a cached document")?;
+                    .read(|tx| Ok::<_, EngineError>(catalog::upstream_doc(tx, connection, pkg)?))?
+                    .ok_or_else(|| EngineError::Internal("304 Not Modified without a cached document".into()))?;
                 doc.fetched_at = now_epoch();
-                let old = self.cached_upstream(connection, pkg).map_err(|e| e.to_string())?;
+                let old = self.cached_upstream(connection, pkg)?;
                 // Same content: keep the stamp, so no view is rebuilt.
                 let (package, stamp) = match old {
                     Some(o) => (o.package.clone(), o.stamp),
                     None => (None, self.next_stamp()),
                 };
                 tracing::debug!(upstream = connection, pkg.name = %pkg, "upstream metadata not modified");
-                (doc, CachedUpstream { fetched_at: now_epoch(), package, stamp })
+                (doc, CachedUpstream { fetched_at: now_epoch(), fetch_started: Some(started), package, stamp })
             }
             fetched => {
                 let (body, etag) = match fetched {
@@ -198,14 +265,23 @@ impl Engine {
                         let (b, f, p) = (b.clone(), format.clone(), pkg.clone());
                         let parsed = tokio::task::spawn_blocking(move || f.parse_upstream(&p, &b))
                             .await
-                            .map_err(|e| e.to_string())?
-                            .map_err(|e| format!("upstream metadata for {pkg} does not parse: {e}"))?;
+                            .map_err(|e| EngineError::Internal(format!("parsing task failed: {e}")))?
+                            .map_err(|e| {
+                                let why = UpstreamFailure::Invalid(format!("its metadata does not parse ({e})"));
+                                EngineError::upstream(pkg, up.error(why, Some(Arc::new(e))))
+                            })?;
                         Some(Arc::new(parsed))
                     }
                     None => None,
                 };
                 let doc = UpstreamDoc { fetched_at: now_epoch(), etag, found: body.is_some(), body };
-                (doc, CachedUpstream { fetched_at: now_epoch(), package: parsed, stamp: self.next_stamp() })
+                let entry = CachedUpstream {
+                    fetched_at: now_epoch(),
+                    fetch_started: Some(started),
+                    package: parsed,
+                    stamp: self.next_stamp(),
+                };
+                (doc, entry)
             }
         };
         let engine = self.clone();
@@ -214,8 +290,7 @@ impl Engine {
             crate::store::write(engine.meta.as_ref(), |tx| catalog::put_upstream_doc(tx, &c, &p, &doc))
         })
         .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| EngineError::Internal(format!("store task failed: {e}")))??;
         self.upstream_cache.entries.insert(key, Arc::new(entry));
         Ok(())
     }

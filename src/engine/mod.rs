@@ -27,8 +27,8 @@ use std::time::Duration;
 
 pub use auth::{Auth, Principal};
 pub use domains::RepoCtx;
-pub use error::{EngineError, ResourceType, Result};
-pub use format::{DependencyRequest, Format, UpstreamAsset, UpstreamPackage, UpstreamVersion};
+pub use error::{EngineError, ResourceType, Result, UpstreamError, UpstreamFailure};
+pub use format::{DependencyRequest, DocumentError, Format, UpstreamAsset, UpstreamPackage, UpstreamVersion};
 pub use packages::AssetBody;
 pub use publish::{PublishAsset, PublishRequest};
 pub use render::Rendered;

@@ -9,6 +9,12 @@ use sha2::{Digest, Sha256};
 
 use super::error::{EngineError, ResourceType, Result};
 use super::metadata::Freshness;
+use super::upstream::Priority;
+
+/// A version missing from cached metadata makes Depot refetch the document, but not more
+/// often than this per package: clients asking for versions that do not exist must not turn
+/// into a request upstream each.
+const RECHECK_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
 use super::{Engine, RepoCtx};
 use crate::model::{Asset, AssetName, PackageId, PackageRecord, PackageVersionRecord, RepositoryRecord, Version};
 use crate::store::blobs::ByteStream;
@@ -119,11 +125,11 @@ impl Engine {
 
     /// Whether the connection lists `v`; refetches once when a cached document lacks it.
     async fn upstream_has(self: &Arc<Self>, conn: &str, pkg: &PackageId, v: &Version) -> Result<bool> {
-        let c = self.upstream_package(conn, pkg, Freshness::Cached).await?;
+        let c = self.upstream_package(conn, pkg, Freshness::Cached, Priority::Client).await?;
         if c.package.as_ref().is_some_and(|p| p.version(v).is_some()) {
             return Ok(true);
         }
-        let fresh = self.upstream_package(conn, pkg, Freshness::Fresh).await?;
+        let fresh = self.upstream_package(conn, pkg, Freshness::Recent(RECHECK_AFTER), Priority::Client).await?;
         Ok(fresh.package.as_ref().is_some_and(|p| p.version(v).is_some()))
     }
 

@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 use super::error::{EngineError, ResourceType, Result};
 use super::metadata::Freshness;
 use super::packages::{asset_from_digests, package_missing, revision, version_missing};
+use super::upstream::Priority;
 use super::{Engine, RepoCtx};
 use crate::model::{
     now_rfc3339, Asset, AssetName, Origin, PackageId, PackageRecord, PackageVersionRecord, PackageVersionStatus,
@@ -43,6 +44,9 @@ impl Engine {
     /// success; different content → 409; a version any upstream (repository or external
     /// connection) has → 409.
     pub async fn publish(self: &Arc<Self>, ctx: &RepoCtx, req: PublishRequest) -> Result<bool> {
+        // Upstream metadata read before this instant may predate a version that appeared
+        // upstream since; the checks below use only fetches started after it.
+        let since = std::time::Instant::now();
         let pkg = &req.package;
         let v = &req.version;
         // Decide before storing anything, so a refused publish leaves no blob behind.
@@ -70,7 +74,7 @@ impl Engine {
                 ),
             ));
         }
-        self.check_not_upstream(ctx, pkg, v).await?;
+        self.check_not_upstream(ctx, pkg, v, since).await?;
         let mut assets = Vec::with_capacity(req.assets.len());
         for a in &req.assets {
             assets.push(self.store_bytes(&a.name, &a.bytes).await?);
@@ -102,7 +106,13 @@ impl Engine {
         Ok(true)
     }
 
-    async fn check_not_upstream(self: &Arc<Self>, ctx: &RepoCtx, pkg: &PackageId, v: &Version) -> Result<()> {
+    async fn check_not_upstream(
+        self: &Arc<Self>,
+        ctx: &RepoCtx,
+        pkg: &PackageId,
+        v: &Version,
+        since: std::time::Instant,
+    ) -> Result<()> {
         let order = self.search_order(ctx)?;
         for (i, repo) in order.iter().enumerate() {
             if i > 0 {
@@ -117,7 +127,7 @@ impl Engine {
                 }
             }
             let Some(conn) = self.connection_for(repo, pkg.format) else { continue };
-            match self.upstream_package(&conn, pkg, Freshness::Fresh).await {
+            match self.upstream_package(&conn, pkg, Freshness::StartedAfter(since), Priority::Client).await {
                 Ok(c) if c.package.as_ref().is_some_and(|p| p.version(v).is_some()) => {
                     return Err(EngineError::conflict(
                         ResourceType::PackageVersion,
@@ -126,10 +136,13 @@ impl Engine {
                     ));
                 }
                 Ok(_) => {}
-                Err(e) => {
+                // Only an upstream that cannot answer lets a publish through unchecked; a
+                // failure of Depot's own store stops it.
+                Err(e @ (EngineError::Upstream { .. } | EngineError::IngestionInProgress)) => {
                     tracing::warn!(repo.name = %ctx.repo.name, pkg.name = %pkg, pkg.version = %v, upstream = %conn, error = %e,
                         "publishing without checking the external connection: it is unreachable and nothing is cached");
                 }
+                Err(e) => return Err(e),
             }
         }
         Ok(())

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use super::error::{EngineError, Result};
 use super::metadata::{CachedUpstream, Freshness};
 use super::packages::package_missing;
+use super::upstream::Priority;
 use super::{Engine, RepoCtx};
 use crate::model::{Asset, AssetName, PackageId, PackageVersionStatus, RepositoryName, RepositoryRecord, Version};
 use crate::store::catalog;
@@ -56,7 +57,7 @@ impl Engine {
         let mut first_err = None;
         for repo in order.iter() {
             if let Some(conn) = self.connection_for(repo, pkg.format) {
-                match self.upstream_package(&conn, pkg, Freshness::Cached).await {
+                match self.upstream_package(&conn, pkg, Freshness::Cached, Priority::Client).await {
                     Ok(c) => {
                         upstream.insert(repo.name.clone(), c);
                     }

@@ -60,7 +60,7 @@ impl Table {
 }
 
 /// Storage failures. `Aborted` is how a transaction closure asks for a rollback.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// The backend failed (I/O, corruption, …).
     #[error("storage backend error: {0}")]

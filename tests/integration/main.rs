@@ -8,5 +8,6 @@ mod graph;
 mod ingestion;
 mod npm_install;
 mod publish;
+mod upstream;
 mod walkthrough;
 mod wire;

@@ -3,7 +3,7 @@
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use crate::engine::EngineError;
+use crate::engine::{EngineError, UpstreamFailure};
 
 /// An npm error response.
 pub(crate) struct NpmError(pub EngineError);
@@ -30,13 +30,30 @@ impl IntoResponse for NpmError {
             EngineError::Forbidden(_) => StatusCode::FORBIDDEN,
             // CodeArtifact answers a still-running ingestion with 404 and this message.
             EngineError::IngestionInProgress => StatusCode::NOT_FOUND,
-            EngineError::UpstreamUnavailable(_) | EngineError::UpstreamInvalid(_) => StatusCode::BAD_GATEWAY,
+            // An upstream that is down (or not configured) will not be back within npm's
+            // retries: a 404 naming the outage lets npm fail (or skip an optional
+            // dependency) at once instead of retrying 5xx answers for about a minute.
+            EngineError::Upstream { source, .. } if source.is_outage() => StatusCode::NOT_FOUND,
+            EngineError::Upstream { source, .. } => match source.failure {
+                UpstreamFailure::Timeout => StatusCode::GATEWAY_TIMEOUT,
+                UpstreamFailure::RateLimited { .. } => StatusCode::SERVICE_UNAVAILABLE,
+                _ => StatusCode::BAD_GATEWAY,
+            },
+            EngineError::Store(e) => {
+                tracing::error!(error = %e, "storage failure");
+                return npm_json(StatusCode::INTERNAL_SERVER_ERROR, "internal error");
+            }
             EngineError::Internal(detail) => {
                 tracing::error!(error = %detail, "internal error");
                 return npm_json(StatusCode::INTERNAL_SERVER_ERROR, "internal error");
             }
         };
         let mut resp = npm_json(status, &self.0.to_string());
+        if let EngineError::Upstream { source, .. } = &self.0 {
+            if let UpstreamFailure::RateLimited { retry_after: Some(d) } = source.failure {
+                resp.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from(d.as_secs().max(1)));
+            }
+        }
         if status == StatusCode::UNAUTHORIZED {
             resp.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer realm=\"depot\""));

@@ -5,7 +5,7 @@ use base64::Engine as _;
 use serde_json::Value;
 
 use super::names::{full_name, parse_name};
-use crate::engine::{DependencyRequest, Format, UpstreamAsset, UpstreamPackage, UpstreamVersion};
+use crate::engine::{DependencyRequest, DocumentError, Format, UpstreamAsset, UpstreamPackage, UpstreamVersion};
 use crate::model::{AssetName, PackageFormat, PackageId, Version};
 
 /// The npm format.
@@ -45,9 +45,9 @@ impl Format for Npm {
         format!("{}/{}", base.trim_end_matches('/'), full_name(pkg).replace('/', "%2f"))
     }
 
-    fn parse_upstream(&self, _pkg: &PackageId, body: &[u8]) -> Result<UpstreamPackage, String> {
-        let doc: Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
-        let obj = doc.as_object().ok_or("packument is not an object")?;
+    fn parse_upstream(&self, _pkg: &PackageId, body: &[u8]) -> Result<UpstreamPackage, DocumentError> {
+        let doc: Value = serde_json::from_slice(body).map_err(|e| DocumentError::Syntax(Box::new(e)))?;
+        let obj = doc.as_object().ok_or(DocumentError::Shape("a packument must be a JSON object"))?;
         let times = obj.get("time").and_then(Value::as_object);
         let mut versions = Vec::new();
         if let Some(vs) = obj.get("versions").and_then(Value::as_object) {

@@ -18,6 +18,7 @@ pub const SECRET: &str = "depot-test-secret-key";
 /// Builds a [`TestDepot`].
 pub struct DepotBuilder {
     env: BTreeMap<String, String>,
+    config: Option<String>,
 }
 
 /// A running Depot.
@@ -29,6 +30,7 @@ pub struct TestDepot {
     /// The region it reports.
     pub region: String,
     env: BTreeMap<String, String>,
+    config: Option<PathBuf>,
     child: Option<Child>,
     log: PathBuf,
     tmp: Arc<tempfile::TempDir>,
@@ -57,7 +59,7 @@ impl TestDepot {
         ] {
             env.insert(k.to_string(), v.to_string());
         }
-        DepotBuilder { env }
+        DepotBuilder { env, config: None }
     }
 
     /// The npm endpoint of a repository, ending in `/`.
@@ -92,11 +94,11 @@ impl TestDepot {
     async fn spawn(&mut self) {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).unwrap();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_depot"));
-        cmd.arg("serve")
-            .envs(&self.env)
-            .stdout(Stdio::from(log.try_clone().unwrap()))
-            .stderr(Stdio::from(log))
-            .kill_on_drop(true);
+        cmd.arg("serve");
+        if let Some(c) = &self.config {
+            cmd.arg("--config").arg(c);
+        }
+        cmd.envs(&self.env).stdout(Stdio::from(log.try_clone().unwrap())).stderr(Stdio::from(log)).kill_on_drop(true);
         for k in ["DEPOT_LISTEN", "DEPOT_DATA_DIR"] {
             assert!(self.env.contains_key(k));
         }
@@ -149,6 +151,12 @@ impl DepotBuilder {
         self
     }
 
+    /// A configuration file (TOML) layered over the defaults, under the environment.
+    pub fn config(mut self, toml: &str) -> Self {
+        self.config = Some(toml.to_string());
+        self
+    }
+
     /// Points `public:npmjs` at a (fake) upstream.
     pub fn npm_upstream(self, url: &str) -> Self {
         self.env("DEPOT_UPSTREAM_PUBLIC_NPMJS", url)
@@ -162,7 +170,13 @@ impl DepotBuilder {
         self.env.entry("DEPOT_DATA_DIR".into()).or_insert_with(|| tmp.path().join("data").display().to_string());
         let account = self.env.get("DEPOT_ACCOUNT_ID").cloned().unwrap_or_else(|| "000000000000".into());
         let region = self.env.get("DEPOT_REGION").cloned().unwrap_or_else(|| "us-east-1".into());
+        let config = self.config.map(|text| {
+            let p = tmp.path().join("depot.toml");
+            std::fs::write(&p, text).unwrap();
+            p
+        });
         let mut d = TestDepot {
+            config,
             url: format!("http://127.0.0.1:{port}"),
             account,
             region,

@@ -107,6 +107,10 @@ struct Inner {
     requests: Vec<String>,
     /// Packument requests answered 304 (conditional refreshes).
     not_modified: usize,
+    /// The `Authorization` header of each request, in order.
+    authorizations: Vec<Option<String>>,
+    /// When each request arrived, in order.
+    times: Vec<std::time::Instant>,
 }
 
 fn lock(m: &Mutex<Inner>) -> MutexGuard<'_, Inner> {
@@ -214,6 +218,16 @@ impl FakeNpm {
     /// Every request path received so far, in order (decoded form, as for [`FakeNpm::hits`]).
     pub fn requests(&self) -> Vec<String> {
         lock(&self.shared.state).requests.clone()
+    }
+
+    /// The `Authorization` header of every request so far, in order.
+    pub fn authorizations(&self) -> Vec<Option<String>> {
+        lock(&self.shared.state).authorizations.clone()
+    }
+
+    /// When every request so far arrived, in order.
+    pub fn request_times(&self) -> Vec<std::time::Instant> {
+        lock(&self.shared.state).times.clone()
     }
 
     /// Adds or replaces `version` of `name` (creating the package if absent) with `tarball`
@@ -357,6 +371,9 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         let mut st = lock(&shared.state);
         *st.hits.entry(path.clone()).or_insert(0) += 1;
         st.requests.push(path.clone());
+        st.authorizations
+            .push(req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_string));
+        st.times.push(std::time::Instant::now());
         let fail = !st.outage && st.fail_next > 0;
         if fail {
             st.fail_next -= 1;
