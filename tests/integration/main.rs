@@ -8,5 +8,7 @@ mod graph;
 mod ingestion;
 mod npm_install;
 mod publish;
+mod publish_limits;
+mod publish_stream;
 mod walkthrough;
 mod wire;
