@@ -407,6 +407,18 @@ mod tests {
     }
 
     #[test]
+    fn max_package_bytes() {
+        let c = Config::load(None, &MapEnv::default()).unwrap();
+        assert_eq!(c.server.max_package_bytes, 256 * 1024 * 1024);
+        let c = Config::load(None, &MapEnv::from([("DEPOT_MAX_PACKAGE_BYTES", "1048576")])).unwrap();
+        assert_eq!(c.server.max_package_bytes, 1024 * 1024);
+        let e = Config::load(Some("[server]\nmax_package_bytes = 0"), &MapEnv::default()).unwrap_err();
+        assert_eq!(e.key, "server.max_package_bytes");
+        let e = Config::load(None, &MapEnv::from([("DEPOT_MAX_PACKAGE_BYTES", "lots")])).unwrap_err();
+        assert_eq!(e.key, "DEPOT_MAX_PACKAGE_BYTES");
+    }
+
+    #[test]
     fn file_layer_overrides_only_what_it_sets() {
         let c = Config::load(Some("[ingestion]\nwait_secs = 3"), &MapEnv::default()).unwrap();
         assert_eq!(c.ingestion.wait_secs, 3.0);

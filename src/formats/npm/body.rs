@@ -15,6 +15,9 @@ use super::errors::{npm_json, NpmError};
 use super::scan::{PublishScanner, ScanError};
 use crate::engine::{Engine, EngineError, StagedBlob, Upload};
 
+/// Decoded attachment bytes gathered before each write to the staged blob.
+const WRITE_BATCH: usize = 1024 * 1024;
+
 /// A dist-tag body is one JSON string naming a version.
 pub(crate) const TAG_BODY_LIMIT: u64 = 64 * 1024;
 
@@ -128,7 +131,6 @@ pub(crate) async fn read_publish(
         if total > limit {
             return Err(BodyError::TooLarge { what: "publish body", limit });
         }
-        decoded.clear();
         scanner.feed(&chunk, &mut decoded)?;
         if scanner.skeleton_len() as u64 > PUBLISH_METADATA_LIMIT {
             return Err(BodyError::TooLarge {
@@ -139,16 +141,24 @@ pub(crate) async fn read_publish(
         if scanner.data_started() && upload.is_none() {
             upload = Some(engine.begin_upload().await?);
         }
-        if let Some(up) = upload.as_mut().filter(|_| !decoded.is_empty()) {
+        if let Some(up) = upload.as_mut() {
             if up.written() + decoded.len() as u64 > max_package {
                 return Err(BodyError::TooLarge { what: "package file", limit: max_package });
             }
-            up.write(&decoded).await?;
+            // Each write is a trip to the blocking pool: batch the small chunks the body
+            // arrives in.
+            if decoded.len() >= WRITE_BATCH {
+                up.write(&decoded).await?;
+                decoded.clear();
+            }
         }
     }
     let skeleton = scanner.finish()?;
     let blob = match upload {
-        Some(up) => Some(up.finish().await?),
+        Some(mut up) => {
+            up.write(&decoded).await?;
+            Some(up.finish().await?)
+        }
         None => None,
     };
     Ok(PublishBody { skeleton, blob })

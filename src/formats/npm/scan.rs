@@ -165,17 +165,13 @@ impl PublishScanner {
             self.state = State::Str { key, escape: false };
             return 1;
         }
-        let Some(i) = chunk.iter().position(|&c| c == b'"' || c == b'\\') else {
+        let Some(i) = memchr::memchr2(b'"', b'\\', chunk) else {
             self.skeleton.extend_from_slice(chunk);
-            for &c in chunk {
-                self.note_key_byte(key, c);
-            }
+            self.note_key_bytes(key, chunk);
             return chunk.len();
         };
         self.skeleton.extend_from_slice(&chunk[..=i]);
-        for &c in &chunk[..i] {
-            self.note_key_byte(key, c);
-        }
+        self.note_key_bytes(key, &chunk[..i]);
         if chunk[i] == b'\\' {
             // An escaped key never matches: npm writes these keys plainly, and a key that does
             // not match leaves its data inline in the skeleton, where the parser refuses it.
@@ -191,11 +187,15 @@ impl PublishScanner {
     }
 
     fn note_key_byte(&mut self, key: bool, c: u8) {
+        self.note_key_bytes(key, &[c]);
+    }
+
+    /// Keeps the first bytes of a key and its length; value strings need neither.
+    fn note_key_bytes(&mut self, key: bool, bytes: &[u8]) {
         if key {
-            self.key_len += 1;
-            if self.key_buf.len() < KEY_PREFIX {
-                self.key_buf.push(c);
-            }
+            self.key_len += bytes.len();
+            let room = KEY_PREFIX.saturating_sub(self.key_buf.len()).min(bytes.len());
+            self.key_buf.extend_from_slice(&bytes[..room]);
         }
     }
 
@@ -228,7 +228,7 @@ impl PublishScanner {
             self.state = State::Data { escape: false };
             return Ok(1);
         }
-        let Some(i) = chunk.iter().position(|&c| c == b'"' || c == b'\\') else {
+        let Some(i) = memchr::memchr2(b'"', b'\\', chunk) else {
             self.push_b64(chunk, out)?;
             return Ok(chunk.len());
         };
@@ -316,7 +316,11 @@ mod tests {
         for (body, want) in bad {
             assert_eq!(scan(body.as_bytes(), 3).unwrap_err(), want, "{body}");
         }
-        // Arrays and other nesting never count as the attachment.
+        // Escaped or longer keys, arrays and other nesting never count as the attachment.
+        for body in [r#"{"_attach\u006dents":{"f":{"data":"QUJD"}}}"#, r#"{"_attachmentsX":{"f":{"data":"QUJD"}}}"#] {
+            let (skel, out) = scan(body.as_bytes(), 1).unwrap();
+            assert!(out.is_empty() && String::from_utf8(skel).unwrap().contains("QUJD"), "{body}");
+        }
         let (skel, out) =
             scan(br#"{"_attachments":[{"f":{"data":"QUJD"}}],"x":{"_attachments":{"f":{"data":"QUJD"}}}}"#, 2).unwrap();
         assert!(out.is_empty());
