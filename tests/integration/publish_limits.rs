@@ -169,6 +169,25 @@ async fn bodies_are_refused_before_they_are_read_and_bounded_per_route() {
         .unwrap();
     assert_eq!(r.status(), 413);
     assert!(r.text().await.unwrap().contains("65536"));
+
+    // A client that goes away in the middle of its attachment leaves no temp file behind.
+    let blobs = depot.data_dir().join("blobs");
+    let stored = count_files(&blobs);
+    let head = format!(
+        "PUT {path}thing HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Length: {}\r\n\r\n",
+        MIB
+    );
+    let mut s = TcpStream::connect(depot.url.trim_start_matches("http://")).await.unwrap();
+    s.write_all(head.as_bytes()).await.unwrap();
+    s.write_all(br#"{"name":"thing","_attachments":{"thing-2.0.0.tgz":{"data":""#).await.unwrap();
+    s.write_all(&b"QUJD".repeat(MIB / 8)).await.unwrap();
+    let tmp = blobs.join("tmp");
+    crate::support::eventually(Duration::from_secs(10), "the upload's temp file", || async { count_files(&tmp) == 1 })
+        .await;
+    drop(s);
+    crate::support::eventually(Duration::from_secs(10), "the temp file removed", || async { count_files(&tmp) == 0 })
+        .await;
+    assert_eq!(count_files(&blobs), stored);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
