@@ -78,6 +78,9 @@ pub(super) fn apply(cfg: &mut Config, env: &dyn Env) -> Result<(), ConfigError> 
     if let Some(v) = env.get("DEPOT_INGESTION_WAIT_SECS") {
         cfg.ingestion.wait_secs = parse("DEPOT_INGESTION_WAIT_SECS", &v)?;
     }
+    if let Some(v) = env.get("DEPOT_MAX_PACKAGE_BYTES") {
+        cfg.server.max_package_bytes = parse("DEPOT_MAX_PACKAGE_BYTES", &v)?;
+    }
     for f in PackageFormat::ALL {
         let key = format!("DEPOT_METADATA_MAX_AGE_{}_SECS", f.as_str().to_ascii_uppercase());
         if let Some(v) = env.get(&key) {

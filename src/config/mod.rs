@@ -44,6 +44,10 @@ pub fn upstream_env_var(connection: &str) -> String {
     format!("DEPOT_UPSTREAM_{tail}")
 }
 
+/// The largest `server.max_package_bytes` accepted: a publish body is about 4/3 of it and must
+/// still fit a `u64` byte count with room for its metadata.
+pub const MAX_PACKAGE_BYTES_CEILING: u64 = 1 << 40;
+
 /// The whole configuration.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -81,6 +85,9 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Concurrent requests before load shedding.
     pub max_concurrent_requests: usize,
+    /// Largest package file a publish may carry (decoded bytes); the publish body limit follows
+    /// from it.
+    pub max_package_bytes: u64,
 }
 
 /// `[storage]`
@@ -345,6 +352,9 @@ impl Config {
         if !(self.ingestion.wait_secs >= 0.0 && self.ingestion.wait_secs <= 3600.0) {
             return Err(cerr("ingestion.wait_secs", "must be between 0 and 3600"));
         }
+        if self.server.max_package_bytes == 0 || self.server.max_package_bytes > MAX_PACKAGE_BYTES_CEILING {
+            return Err(cerr("server.max_package_bytes", format!("must be between 1 and {MAX_PACKAGE_BYTES_CEILING}")));
+        }
         if self.ingestion.workers == 0 || self.ingestion.prefetch_concurrency == 0 {
             return Err(cerr("ingestion", "workers and prefetch_concurrency must be at least 1"));
         }
@@ -484,6 +494,18 @@ mod tests {
         assert!(e.key.contains("username"), "{e}");
         assert_eq!(redact_url("https://a:b@h/x"), "https://a:REDACTED@h/x");
         assert_eq!(redact_url("https://h/x"), "https://h/x");
+    }
+
+    #[test]
+    fn max_package_bytes() {
+        let c = Config::load(None, &MapEnv::default()).unwrap();
+        assert_eq!(c.server.max_package_bytes, 256 * 1024 * 1024);
+        let c = Config::load(None, &MapEnv::from([("DEPOT_MAX_PACKAGE_BYTES", "1048576")])).unwrap();
+        assert_eq!(c.server.max_package_bytes, 1024 * 1024);
+        let e = Config::load(Some("[server]\nmax_package_bytes = 0"), &MapEnv::default()).unwrap_err();
+        assert_eq!(e.key, "server.max_package_bytes");
+        let e = Config::load(None, &MapEnv::from([("DEPOT_MAX_PACKAGE_BYTES", "lots")])).unwrap_err();
+        assert_eq!(e.key, "DEPOT_MAX_PACKAGE_BYTES");
     }
 
     #[test]

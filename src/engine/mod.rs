@@ -17,6 +17,7 @@ mod metadata;
 mod packages;
 mod publish;
 mod render;
+mod upload;
 mod upstream;
 mod views;
 
@@ -25,6 +26,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+pub use crate::store::BlobDigests;
 pub use auth::{Auth, Principal};
 pub use domains::RepoCtx;
 pub use error::{EngineError, ResourceType, Result, UpstreamError, UpstreamFailure};
@@ -32,6 +34,7 @@ pub use format::{DependencyRequest, DocumentError, Format, UpstreamAsset, Upstre
 pub use packages::AssetBody;
 pub use publish::{PublishAsset, PublishRequest};
 pub use render::Rendered;
+pub use upload::{StagedBlob, Upload};
 pub use views::{PackageView, ViewInputs, ViewVersion};
 
 use crate::config::Config;

@@ -3,17 +3,14 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use bytes::Bytes;
-use sha2::{Digest, Sha256};
-
 use super::error::{EngineError, ResourceType, Result};
 use super::metadata::Freshness;
 use super::packages::{asset_from_digests, package_missing, revision, version_missing};
+use super::upload::StagedBlob;
 use super::upstream::Priority;
 use super::{Engine, RepoCtx};
 use crate::model::{
-    now_rfc3339, Asset, AssetName, Origin, PackageId, PackageRecord, PackageVersionRecord, PackageVersionStatus,
-    Version,
+    now_rfc3339, AssetName, Origin, PackageId, PackageRecord, PackageVersionRecord, PackageVersionStatus, Version,
 };
 use crate::store::catalog;
 
@@ -21,8 +18,8 @@ use crate::store::catalog;
 pub struct PublishAsset {
     /// File name.
     pub name: AssetName,
-    /// Its bytes (already bounded by the server's body limit).
-    pub bytes: Bytes,
+    /// Its bytes, staged (durable, hashed, invisible) until the publish is decided.
+    pub blob: StagedBlob,
 }
 
 /// A publish of one version.
@@ -49,9 +46,9 @@ impl Engine {
         let since = std::time::Instant::now();
         let pkg = &req.package;
         let v = &req.version;
-        // Decide before storing anything, so a refused publish leaves no blob behind.
-        let digests: Vec<crate::model::Sha256> =
-            req.assets.iter().map(|a| crate::model::Sha256::from_bytes(Sha256::digest(&a.bytes).into())).collect();
+        // Decide before committing anything: the staged blobs are invisible, and every early
+        // return drops them, which deletes their temp files.
+        let digests: Vec<crate::model::Sha256> = req.assets.iter().map(|a| a.blob.digests().sha256).collect();
         let existing =
             self.read(|tx| Ok::<_, EngineError>(catalog::version(tx, &ctx.domain, &ctx.repo.name, pkg, v)?))?;
         if let Some(rec) = existing {
@@ -76,8 +73,9 @@ impl Engine {
         }
         self.check_not_upstream(ctx, pkg, v, since).await?;
         let mut assets = Vec::with_capacity(req.assets.len());
-        for a in &req.assets {
-            assets.push(self.store_bytes(&a.name, &a.bytes).await?);
+        for a in req.assets {
+            let digests = a.blob.commit().await?;
+            assets.push(asset_from_digests(a.name, &digests));
         }
         let rec = PackageVersionRecord {
             version: v.clone(),
@@ -146,13 +144,6 @@ impl Engine {
             }
         }
         Ok(())
-    }
-
-    async fn store_bytes(&self, name: &AssetName, bytes: &[u8]) -> Result<Asset> {
-        let mut w = self.blobs.begin().await?;
-        w.write(bytes).await?;
-        let digests = w.finish().await?.commit().await?;
-        Ok(asset_from_digests(name.clone(), &digests))
     }
 
     /// Points tags at versions in `ctx`'s repository's own tag set.

@@ -140,7 +140,8 @@ impl Hashers {
 
 struct DirWriter {
     file: tokio::fs::File,
-    tmp: PathBuf,
+    // A writer dropped before `finish` (a refused or abandoned upload) removes its temp file.
+    tmp: TempGuard,
     hashers: Hashers,
     dest_root: PathBuf,
 }
@@ -169,8 +170,7 @@ impl BlobWriter for DirWriter {
         self.file.write_all(chunk).await.map_err(io_err)
     }
     async fn finish(self: Box<Self>) -> Result<Box<dyn PendingBlob>, StoreError> {
-        let DirWriter { mut file, tmp, hashers, dest_root } = *self;
-        let guard = TempGuard(Some(tmp));
+        let DirWriter { mut file, tmp: guard, hashers, dest_root } = *self;
         file.flush().await.map_err(io_err)?;
         file.sync_all().await.map_err(io_err)?;
         drop(file);
@@ -214,7 +214,12 @@ impl BlobStore for DirBlobStore {
     async fn begin(&self) -> Result<Box<dyn BlobWriter>, StoreError> {
         let tmp = self.root.join("tmp").join(format!("{:032x}.part", rand::random::<u128>()));
         let file = tokio::fs::File::create(&tmp).await.map_err(io_err)?;
-        Ok(Box::new(DirWriter { file, tmp, hashers: Hashers::new(), dest_root: self.root.clone() }))
+        Ok(Box::new(DirWriter {
+            file,
+            tmp: TempGuard(Some(tmp)),
+            hashers: Hashers::new(),
+            dest_root: self.root.clone(),
+        }))
     }
 
     async fn open(&self, sha: &Sha256) -> Result<Option<BlobBody>, StoreError> {
@@ -300,6 +305,17 @@ mod tests {
         assert!(bytes.len() > 1, "streamed in chunks");
         assert_eq!(bytes.concat(), data);
         assert!(store.open(&Sha256::from_bytes([0; 32])).await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn dropped_writer_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = DirBlobStore::open(dir.path()).unwrap();
+        let mut w = store.begin().await.unwrap();
+        w.write(b"partial").await.unwrap();
+        assert_eq!(std::fs::read_dir(dir.path().join("tmp")).unwrap().count(), 1);
+        drop(w);
+        assert_eq!(std::fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
     }
 
     #[tokio::test]

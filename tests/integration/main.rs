@@ -8,6 +8,8 @@ mod graph;
 mod ingestion;
 mod npm_install;
 mod publish;
+mod publish_limits;
+mod publish_stream;
 mod upstream;
 mod walkthrough;
 mod wire;

@@ -1,10 +1,14 @@
 //! The npm format: the registry protocol (`routes`), packument rendering and publish parsing
 //! (`wire`), names and paths (`names`), the upstream adapter and prefetch rule (`upstream`),
-//! and npm's error shape (`errors`).
+//! npm's error shape (`errors`), request bodies and their per-route limits (`body`), the
+//! streaming publish-body scanner (`scan`), and dist-tag names (`tags`).
 
+mod body;
 mod errors;
 mod names;
 mod routes;
+mod scan;
+mod tags;
 mod upstream;
 mod wire;
 

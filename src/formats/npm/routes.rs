@@ -3,15 +3,17 @@
 
 use std::hash::{Hash, Hasher};
 
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::Router;
 
+use super::body::{self as req_body, BodyError, PublishBody, TAG_BODY_LIMIT};
 use super::errors::{npm_json, NpmError};
 use super::names::{classify, NpmPath};
+use super::tags::DistTag;
 use super::wire::{self, PutBody};
 use crate::engine::{EngineError, Rendered, RepoCtx};
 use crate::formats::{authorize, public_base, Access, FormatState};
@@ -36,7 +38,7 @@ async fn handle(
     method: Method,
     Path((domain_owner, repo, rest)): Path<(String, String, String)>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
     let mut path = classify(&rest);
     // npm names its command in every request; some commands only read, so the path alone
@@ -53,6 +55,11 @@ async fn handle(
             &format!("npm {cmd} is not supported by this registry (CodeArtifact-compatible): {instead}"),
         );
     }
+    // Judged from the headers alone, before authorization: nothing of such a body is read.
+    if matches!(method, Method::GET | Method::HEAD | Method::DELETE) && req_body::announced(&headers) {
+        return BodyError::Unexpected(method).into_response();
+    }
+    // Authorization needs only the headers; a body is read after it, by the route that takes one.
     let ctx = match authorize(&st.engine, &domain_owner, &repo, &headers, access, st.anonymous_reads) {
         Ok(c) => c,
         Err(e) => return NpmError(e).into_response(),
@@ -63,9 +70,13 @@ async fn handle(
         (&Method::GET | &Method::HEAD, NpmPath::Package(p)) => packument(&st, &ctx, &p, &headers).await,
         (&Method::GET | &Method::HEAD, NpmPath::PackageVersion(p, v)) => version(&st, &ctx, &p, &v, &headers).await,
         (&Method::GET | &Method::HEAD, NpmPath::Tarball(p, file)) => tarball(&st, &ctx, &p, &file, &headers).await,
-        (&Method::PUT, NpmPath::Package(p)) => put_package(&st, &ctx, &p, &body).await,
+        (&Method::PUT, NpmPath::Package(p)) => {
+            Ok(put_package(&st, &ctx, &p, &headers, body).await.unwrap_or_else(IntoResponse::into_response))
+        }
         (&Method::GET | &Method::HEAD, NpmPath::DistTags(p)) => dist_tags(&st, &ctx, &p).await,
-        (&Method::PUT | &Method::POST, NpmPath::DistTag(p, tag)) => add_tag(&st, &ctx, &p, &tag, &body).await,
+        (&Method::PUT | &Method::POST, NpmPath::DistTag(p, tag)) => {
+            Ok(add_tag(&st, &ctx, &p, &tag, &headers, body).await.unwrap_or_else(IntoResponse::into_response))
+        }
         (&Method::DELETE, NpmPath::DistTag(p, tag)) => remove_tag(&st, &ctx, &p, &tag).await,
         (_, NpmPath::Revision(_)) | (&Method::DELETE, NpmPath::Package(_) | NpmPath::Tarball(..)) => Ok(npm_json(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -171,8 +182,16 @@ async fn tarball(st: &FormatState, ctx: &RepoCtx, p: &PackageId, file: &str, hea
     Ok(resp)
 }
 
-async fn put_package(st: &FormatState, ctx: &RepoCtx, p: &PackageId, body: &[u8]) -> Result<Response> {
-    match wire::parse_put(p, body)? {
+async fn put_package(
+    st: &FormatState,
+    ctx: &RepoCtx,
+    p: &PackageId,
+    headers: &HeaderMap,
+    body: Body,
+) -> std::result::Result<Response, BodyError> {
+    let max_package = st.engine.config().server.max_package_bytes;
+    let PublishBody { skeleton, blob } = req_body::read_publish(&st.engine, headers, body, max_package).await?;
+    match wire::parse_put(p, &skeleton, blob)? {
         PutBody::Publish(req) => {
             let v = req.version.clone();
             st.engine.publish(ctx, req).await?;
@@ -211,17 +230,21 @@ async fn dist_tags(st: &FormatState, ctx: &RepoCtx, p: &PackageId) -> Result<Res
     Ok(json_response(serde_json::to_vec(&view.tags).unwrap_or_default()))
 }
 
-async fn add_tag(st: &FormatState, ctx: &RepoCtx, p: &PackageId, tag: &str, body: &[u8]) -> Result<Response> {
-    let v: String = serde_json::from_slice(body)
+async fn add_tag(
+    st: &FormatState,
+    ctx: &RepoCtx,
+    p: &PackageId,
+    tag: &str,
+    headers: &HeaderMap,
+    body: Body,
+) -> std::result::Result<Response, BodyError> {
+    let tag = DistTag::new(tag)?;
+    let body = req_body::read_limited(headers, body, TAG_BODY_LIMIT, "dist-tag body").await?;
+    let v: String = serde_json::from_slice(&body)
         .map_err(|_| EngineError::Validation("body must be a JSON string naming the version".into()))?;
-    if node_semver::Range::parse(tag).is_ok() && node_semver::Version::parse(tag).is_ok() {
-        return Err(
-            EngineError::Validation(format!("tag {tag} looks like a version; tags must not be valid semver")).into()
-        );
-    }
     let v = Version::new(v).map_err(EngineError::from)?;
-    st.engine.add_tag(ctx, p, tag, &v).await?;
-    dist_tags(st, ctx, p).await
+    st.engine.add_tag(ctx, p, tag.as_str(), &v).await?;
+    dist_tags(st, ctx, p).await.or_else(|e| Ok(e.into_response()))
 }
 
 async fn remove_tag(st: &FormatState, ctx: &RepoCtx, p: &PackageId, tag: &str) -> Result<Response> {

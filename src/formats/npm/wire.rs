@@ -7,8 +7,9 @@ use base64::Engine as _;
 use serde_json::{Map, Value};
 
 use super::names::full_name;
+use super::tags::DistTag;
 use super::upstream::sha512_of_integrity;
-use crate::engine::{EngineError, PackageView, PublishAsset, PublishRequest, ViewVersion};
+use crate::engine::{EngineError, PackageView, PublishAsset, PublishRequest, StagedBlob, ViewVersion};
 use crate::model::{AssetName, PackageId, Version};
 
 /// Fields npm's abbreviated ("corgi") documents keep per version.
@@ -134,9 +135,10 @@ fn invalid(msg: impl Into<String>) -> EngineError {
     EngineError::Validation(msg.into())
 }
 
-/// Parses a `PUT <pkg>` body.
-pub(crate) fn parse_put(pkg: &PackageId, body: &[u8]) -> Result<PutBody, EngineError> {
-    let doc: Value = serde_json::from_slice(body).map_err(|e| invalid(format!("request body is not JSON: {e}")))?;
+/// Parses a `PUT <pkg>` body: `skeleton` is the document with its attachment's data emptied
+/// (see `scan`), `blob` the staged bytes that data decoded to.
+pub(crate) fn parse_put(pkg: &PackageId, skeleton: &[u8], blob: Option<StagedBlob>) -> Result<PutBody, EngineError> {
+    let doc: Value = serde_json::from_slice(skeleton).map_err(|e| invalid(format!("request body is not JSON: {e}")))?;
     let obj = doc.as_object().ok_or_else(|| invalid("request body must be a JSON object"))?;
     let name = full_name(pkg);
     if let Some(n) = obj.get("name").and_then(Value::as_str) {
@@ -165,26 +167,28 @@ pub(crate) fn parse_put(pkg: &PackageId, body: &[u8]) -> Result<PutBody, EngineE
         return Err(invalid("the manifest's version does not match its key"));
     }
     let (file, att) = attachments.iter().next().expect("one attachment");
-    let data = att.get("data").and_then(Value::as_str).ok_or_else(|| invalid("attachment has no data"))?;
-    let bytes =
-        base64::engine::general_purpose::STANDARD.decode(data).map_err(|_| invalid("attachment data is not base64"))?;
+    // The scanner emptied the data it streamed; data left inline was not where npm puts it
+    // (an escaped key, say) and was never decoded.
+    let blob = match (att.get("data").and_then(Value::as_str), blob) {
+        (Some(""), Some(blob)) => blob,
+        _ => return Err(invalid(format!("attachment {file} has no data under _attachments.<file>.data"))),
+    };
+    let got = blob.digests();
     if let Some(len) = att.get("length").and_then(Value::as_u64) {
-        if len != bytes.len() as u64 {
-            return Err(invalid(format!("attachment length {len} does not match its data ({} bytes)", bytes.len())));
+        if len != got.size {
+            return Err(invalid(format!("attachment length {len} does not match its data ({} bytes)", got.size)));
         }
     }
     let dist = manifest.get("dist");
     if let Some(integrity) = dist.and_then(|d| d.get("integrity")).and_then(Value::as_str) {
-        use sha2::Digest;
         if let Some(want) = sha512_of_integrity(integrity) {
-            if want != sha2::Sha512::digest(&bytes).to_vec() {
+            if want != got.sha512 {
                 return Err(invalid("tarball does not match dist.integrity"));
             }
         }
     }
     if let Some(shasum) = dist.and_then(|d| d.get("shasum")).and_then(Value::as_str) {
-        use sha1::Digest;
-        if !shasum.eq_ignore_ascii_case(&hex::encode(sha1::Sha1::digest(&bytes))) {
+        if !shasum.eq_ignore_ascii_case(&got.sha1) {
             return Err(invalid("tarball does not match dist.shasum"));
         }
     }
@@ -197,21 +201,20 @@ pub(crate) fn parse_put(pkg: &PackageId, body: &[u8]) -> Result<PutBody, EngineE
     if let Some(d) = metadata.get_mut("dist").and_then(Value::as_object_mut) {
         d.remove("tarball");
     }
-    let tags = obj
-        .get("dist-tags")
-        .and_then(Value::as_object)
-        .map(|t| {
-            t.iter()
-                .filter_map(|(k, val)| Some((k.clone(), val.as_str()?.to_string())))
-                .filter(|(_, tv)| tv == v)
-                .collect()
-        })
-        .unwrap_or_default();
+    let mut tags = BTreeMap::new();
+    for (tag, target) in obj.get("dist-tags").and_then(Value::as_object).into_iter().flatten() {
+        // Every tag in the body is checked, also those it does not apply: a bad one means a
+        // client that would store it elsewhere, and npm never sends one.
+        let tag = DistTag::new(tag)?;
+        if target.as_str() == Some(v.as_str()) {
+            tags.insert(tag.as_str().to_string(), v.clone());
+        }
+    }
     Ok(PutBody::Publish(PublishRequest {
         package: pkg.clone(),
         version,
         metadata,
-        assets: vec![PublishAsset { name: AssetName::new(expected_file)?, bytes: bytes.into() }],
+        assets: vec![PublishAsset { name: AssetName::new(expected_file)?, blob }],
         tags,
     }))
 }

@@ -136,6 +136,11 @@ impl TestDepot {
     pub fn data_dir(&self) -> &Path {
         Path::new(self.env.get("DEPOT_DATA_DIR").unwrap())
     }
+
+    /// The process id of the running Depot (to read `/proc/<pid>/status`).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().and_then(|c| c.id()).expect("depot is running")
+    }
 }
 
 impl DepotBuilder {
