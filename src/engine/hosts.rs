@@ -111,12 +111,35 @@ mod tests {
 
     #[test]
     fn host_syntax() {
-        for ok in ["localhost", "LocalHost:8080", "127.0.0.1:1", "[::1]:8080", "[::1]", "depot.example.internal", "a_b.internal:80"] {
+        for ok in [
+            "localhost",
+            "LocalHost:8080",
+            "127.0.0.1:1",
+            "[::1]:8080",
+            "[::1]",
+            "depot.example.internal",
+            "a_b.internal:80",
+        ] {
             assert_eq!(normalize_host(ok).as_deref(), Some(ok.to_ascii_lowercase().as_str()), "{ok}");
         }
         for bad in [
-            "", "user@host", "host/path", "host:", "host:99999", "host:8a", "::1", "[::1", "[::1]x", "a..b", "-a.b",
-            "a b", "host:80:80", "999.1.1.1", "1.2.3", "[zz::1]:80", &"a".repeat(300),
+            "",
+            "user@host",
+            "host/path",
+            "host:",
+            "host:99999",
+            "host:8a",
+            "::1",
+            "[::1",
+            "[::1]x",
+            "a..b",
+            "-a.b",
+            "a b",
+            "host:80:80",
+            "999.1.1.1",
+            "1.2.3",
+            "[zz::1]:80",
+            &"a".repeat(300),
         ] {
             assert_eq!(normalize_host(bad), None, "{bad}");
         }

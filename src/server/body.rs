@@ -123,7 +123,8 @@ pub(super) async fn timed_body(State(limits): State<TransportLimits>, req: Reque
     if !cut.load(Ordering::Relaxed) {
         return resp;
     }
-    let msg = "request body too slow: send it without pauses (server.body_timeout_secs, server.min_body_rate_bytes_per_sec)";
+    let msg =
+        "request body too slow: send it without pauses (server.body_timeout_secs, server.min_body_rate_bytes_per_sec)";
     let mut resp =
         (StatusCode::REQUEST_TIMEOUT, axum::Json(serde_json::json!({ "error": msg, "message": msg }))).into_response();
     // The rest of the body may still be on its way; this connection cannot be reused.

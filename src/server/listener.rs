@@ -37,8 +37,12 @@ pub(super) fn connection_cap(configured: usize, ingestion_workers: usize) -> usi
         return auto;
     }
     if configured > auto {
-        tracing::warn!(open_files = soft, max_connections = configured, suggested = auto,
-            "server.max_connections is above what the open-file limit leaves room for");
+        tracing::warn!(
+            open_files = soft,
+            max_connections = configured,
+            suggested = auto,
+            "server.max_connections is above what the open-file limit leaves room for"
+        );
     }
     configured
 }

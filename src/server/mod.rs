@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::DefaultBodyLimit;
-use axum::middleware;
 use axum::http::StatusCode;
+use axum::middleware;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{BoxError, Router};
@@ -69,7 +69,9 @@ pub fn app(engine: Arc<Engine>, bound: std::net::SocketAddr) -> Router {
                     .into_response()
             }))
             .load_shed()
-            .concurrency_limit(cfg.server.max_concurrent_requests)
+            // Global: `Router::layer` builds the stack once per route, and a plain
+            // `concurrency_limit` would give every route its own semaphore.
+            .layer(tower::limit::GlobalConcurrencyLimitLayer::new(cfg.server.max_concurrent_requests))
             .layer(middleware::from_fn_with_state(limits, body::timed_body))
             .layer(DefaultBodyLimit::max(cfg.server.max_body_bytes)),
     )

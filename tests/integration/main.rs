@@ -8,5 +8,6 @@ mod graph;
 mod ingestion;
 mod npm_install;
 mod publish;
+mod transport;
 mod walkthrough;
 mod wire;
