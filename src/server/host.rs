@@ -24,12 +24,14 @@ fn refuse(status: StatusCode, msg: String) -> Response {
     (status, axum::Json(serde_json::json!({ "error": msg, "message": msg }))).into_response()
 }
 
-/// Middleware: admits the Host and replaces it with its normalized form.
+/// Middleware: admits the Host, and supplies one (the request target's authority, else the
+/// bound address) when the request has none.
 pub(super) async fn check_host(State(st): State<HostCheck>, mut req: Request, next: Next) -> Response {
     if !st.engine.config().server.public_url.is_empty() {
         return next.run(req).await;
     }
     let mut values = req.headers().get_all(header::HOST).iter();
+    let present = req.headers().contains_key(header::HOST);
     let raw = match (values.next(), values.next()) {
         (Some(_), Some(_)) => return refuse(StatusCode::BAD_REQUEST, "more than one Host header".into()),
         (Some(v), None) => match v.to_str() {
@@ -43,9 +45,13 @@ pub(super) async fn check_host(State(st): State<HostCheck>, mut req: Request, ne
         },
     };
     match st.engine.admit_host(&raw) {
-        Ok(h) => {
-            if let Ok(v) = HeaderValue::from_str(&h) {
-                req.headers_mut().insert(header::HOST, v);
+        Ok(_) => {
+            // A Host that came with the request stays as sent: SigV4 signs it byte for byte.
+            // URL builders normalize it themselves (`normalize_host`).
+            if !present {
+                if let Ok(v) = HeaderValue::from_str(&raw) {
+                    req.headers_mut().insert(header::HOST, v);
+                }
             }
             next.run(req).await
         }
