@@ -170,6 +170,10 @@ pub(super) async fn serve(
                     _ = stop.changed(), if !draining => {
                         draining = true;
                         conn.as_mut().graceful_shutdown();
+                        // Idle or still sending a head: nothing to finish, close now.
+                        if state.evictable() {
+                            break;
+                        }
                     }
                 }
                 if let Some(why) = state.expired(&limits) {

@@ -159,3 +159,51 @@ async fn management_api_refuses_before_reading_the_body() {
         assert!(start.elapsed() < Duration::from_secs(3), "refused after {:?}", start.elapsed());
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_response_the_client_stops_reading_is_cut() {
+    let depot = TestDepot::builder().env("DEPOT_BODY_TIMEOUT_SECS", "2").start().await;
+    let aws = depot.aws();
+    aws.ok(&["create-domain", "--domain", "dd"]).await;
+    aws.ok(&["create-repository", "--domain", "dd", "--repository", "rr"]).await;
+    let endpoint = depot.npm_endpoint("dd", "rr");
+    // 16 MiB that do not compress: far more than the socket buffers hold.
+    let mut noise = vec![0u8; 16 << 20];
+    rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut noise);
+    let tgz = crate::support::fake_npm::make_tarball("big-pkg", "1.0.0", &[("noise.bin", &noise)]);
+    use base64::Engine as _;
+    let body = serde_json::json!({
+        "name": "big-pkg", "versions": {"1.0.0": {"name": "big-pkg", "version": "1.0.0", "dist": {}}},
+        "_attachments": {"big-pkg-1.0.0.tgz": {"data": base64::engine::general_purpose::STANDARD.encode(&tgz), "length": tgz.len()}}
+    });
+    let put = reqwest::Client::new().put(format!("{endpoint}big-pkg")).bearer_auth(aws.token("dd").await).json(&body);
+    assert_eq!(put.send().await.unwrap().status(), 201);
+
+    let a = addr(&depot);
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut s = socket.connect(a.parse().unwrap()).await.unwrap();
+    let path = endpoint.trim_start_matches(&depot.url);
+    s.write_all(format!("GET {path}big-pkg/-/big-pkg-1.0.0.tgz HTTP/1.1\r\nHost: {a}\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    // Read nothing: Depot's writes block, and after the body timeout it gives up.
+    eventually(Duration::from_secs(10), "depot to close a connection whose client stopped reading", || async {
+        depot.log().contains("client stopped reading the response")
+    })
+    .await;
+    let mut got = 0usize;
+    let mut buf = vec![0u8; 1 << 16];
+    let drained = tokio::time::timeout(Duration::from_secs(10), async {
+        use tokio::io::AsyncReadExt;
+        loop {
+            match s.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => got += n,
+            }
+        }
+    })
+    .await;
+    assert!(drained.is_ok(), "the connection was not closed");
+    assert!(got < tgz.len(), "the whole response ({got} bytes) arrived: it was not cut");
+}
