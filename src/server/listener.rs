@@ -127,13 +127,23 @@ pub(super) async fn serve(
         let permit = match permits.clone().try_acquire_owned() {
             Ok(p) => p,
             Err(_) => {
-                if !registry.evict_oldest_idle() {
-                    tracing::debug!("connection cap reached and every connection is busy; waiting");
-                }
                 // One accepted socket waits here at most; the rest wait in the listen backlog.
-                tokio::select! {
-                    p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
-                    _ = stop.changed() => break,
+                // A connection asked to close may have started a request meanwhile, so ask
+                // again while waiting.
+                let mut waited = None;
+                loop {
+                    if !registry.evict_oldest_idle() {
+                        tracing::debug!("connection cap reached and every connection is busy; waiting");
+                    }
+                    tokio::select! {
+                        p = permits.clone().acquire_owned() => { waited = p.ok(); break; }
+                        _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+                        _ = stop.changed() => break,
+                    }
+                }
+                match waited {
+                    Some(p) => p,
+                    None => break,
                 }
             }
         };
