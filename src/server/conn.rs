@@ -36,7 +36,7 @@ pub(super) struct ConnState {
     head_started: AtomicU64,
     write_blocked: AtomicU64,
     evicted: AtomicBool,
-    /// Wakes the watchdog: eviction, or a request ending.
+    /// Wakes the watchdog for an eviction (everything else waits for its tick).
     pub(super) wake: Notify,
 }
 
@@ -110,7 +110,6 @@ impl Drop for InFlight {
         s.head_started.store(NONE, Ordering::Relaxed);
         s.write_blocked.store(NONE, Ordering::Relaxed);
         s.in_flight.fetch_sub(1, Ordering::AcqRel);
-        s.wake.notify_one();
     }
 }
 

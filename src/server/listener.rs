@@ -163,6 +163,9 @@ pub(super) async fn serve(
             let conn = builder.serve_connection_with_upgrades(io, svc);
             tokio::pin!(conn);
             let tick = tick(&limits);
+            // One timer per connection, re-armed when it fires (not per request).
+            let timer = tokio::time::sleep(tick);
+            tokio::pin!(timer);
             let mut draining = *stop.borrow();
             if draining {
                 conn.as_mut().graceful_shutdown();
@@ -176,7 +179,7 @@ pub(super) async fn serve(
                         break;
                     }
                     _ = state.wake.notified() => {}
-                    _ = tokio::time::sleep(tick) => {}
+                    _ = timer.as_mut() => timer.as_mut().reset(tokio::time::Instant::now() + tick),
                     _ = stop.changed(), if !draining => {
                         draining = true;
                         conn.as_mut().graceful_shutdown();
