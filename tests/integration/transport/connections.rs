@@ -207,3 +207,34 @@ async fn a_response_the_client_stops_reading_is_cut() {
     assert!(drained.is_ok(), "the connection was not closed");
     assert!(got < tgz.len(), "the whole response ({got} bytes) arrived: it was not cut");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trickling_body_is_cut_by_the_minimum_rate() {
+    let depot = TestDepot::builder()
+        .env("DEPOT_BODY_TIMEOUT_SECS", "1")
+        .env("DEPOT_MIN_BODY_RATE_BYTES_PER_SEC", "1000")
+        .start()
+        .await;
+    let a = addr(&depot);
+    let mut s = send(&a, api_head(&a).as_bytes()).await;
+    // A byte every 100 ms never stalls for the 1 s body timeout, but averages 10 bytes/s.
+    let start = Instant::now();
+    let mut buf = [0u8; 4096];
+    let mut got = Vec::new();
+    while start.elapsed() < Duration::from_secs(6) {
+        if s.write_all(b"x").await.is_err() {
+            break;
+        }
+        use tokio::io::AsyncReadExt;
+        if let Ok(Ok(n)) = tokio::time::timeout(Duration::from_millis(100), s.read(&mut buf)).await {
+            got.extend_from_slice(&buf[..n]);
+            if n == 0 || String::from_utf8_lossy(&got).contains("\r\n\r\n") {
+                break;
+            }
+        }
+    }
+    let resp = String::from_utf8_lossy(&got).into_owned();
+    assert_eq!(status(&resp), 408, "after {:?}: {resp}", start.elapsed());
+    assert!(start.elapsed() < Duration::from_secs(4), "cut after {:?}", start.elapsed());
+    assert!(depot.log().contains("slower than 1000 bytes/s"), "{}", depot.log_tail(10));
+}
