@@ -54,6 +54,9 @@ fn load(path: Option<&PathBuf>) -> Result<Config, ExitCode> {
 }
 
 fn main() -> ExitCode {
+    // Everything Depot writes (metadata, blobs, secrets) is private; files created by
+    // libraries (redb, temp files) must not depend on the umask Depot was started with.
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -87,8 +90,9 @@ fn main() -> ExitCode {
 #[tokio::main]
 async fn serve(cfg: Config) -> anyhow::Result<()> {
     let addr = cfg.listen_addr()?;
-    let engine = depot::engine::Engine::open(cfg, depot::server::formats())?;
+    // Bind before touching the disk: a busy port must not leave a fresh data directory behind.
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
+    let engine = depot::engine::Engine::open(cfg, depot::server::formats())?;
     depot::server::run(listener, engine, shutdown_signal()).await
 }
 

@@ -69,10 +69,23 @@ pub fn routes(state: ApiState) -> Router {
         .with_state(state)
 }
 
-/// Buffers the (small) body, verifies the SigV4 signature over it, and hands the request on
-/// with the caller attached.
+/// Refuses what the headers alone decide, then buffers the (small) body, verifies the SigV4
+/// signature over it, and hands the request on with the caller attached.
 async fn verify_signature(State(st): State<ApiState>, req: Request, next: Next) -> Response {
     let (mut parts, body) = req.into_parts();
+    // An anonymous or unknown caller must not make Depot wait for (or hold) up to 1 MiB.
+    let unread = sigv4::SignedRequest {
+        method: parts.method.as_str(),
+        raw_path: parts.uri.path(),
+        raw_query: parts.uri.query().unwrap_or(""),
+        headers: &parts.headers,
+        body_sha256: "",
+    };
+    let engine = st.engine.clone();
+    if let Err(e) = sigv4::precheck(&unread, &|id| engine.auth().secret_for(id), time::OffsetDateTime::now_utc()) {
+        tracing::info!(method = %parts.method, path = %parts.uri.path(), error = %e, "management request refused");
+        return ApiError::Auth(e).into_response();
+    }
     let bytes = match axum::body::to_bytes(body, MAX_API_BODY).await {
         Ok(b) => b,
         Err(_) => {
@@ -88,7 +101,6 @@ async fn verify_signature(State(st): State<ApiState>, req: Request, next: Next) 
         headers: &parts.headers,
         body_sha256: &body_sha,
     };
-    let engine = st.engine.clone();
     let verified = sigv4::verify(&signed, &|id| engine.auth().secret_for(id), time::OffsetDateTime::now_utc());
     // AWS refuses a signature scoped to another region or service; so does Depot.
     let verified = verified.and_then(|v| {

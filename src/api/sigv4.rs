@@ -130,6 +130,21 @@ pub(crate) fn verify(
     Ok(Verified { access_key_id: auth.access_key_id, region: auth.region, service: auth.service })
 }
 
+/// The checks the headers alone decide (credentials present and well-formed, a known access
+/// key, the clock), in `verify`'s order and with its errors, so a caller who fails them is
+/// refused before its body is read. `req.body_sha256` is not looked at.
+pub(crate) fn precheck(
+    req: &SignedRequest<'_>,
+    secret_for: &dyn Fn(&str) -> Option<String>,
+    now: OffsetDateTime,
+) -> Result<(), SigV4Error> {
+    let auth = parse_auth(req)?;
+    if secret_for(&auth.access_key_id).is_none() {
+        return Err(SigV4Error::UnknownKey);
+    }
+    check_time(&auth, now)
+}
+
 /// Everything extracted from the Authorization header or the presigned query.
 #[derive(Debug)]
 struct Auth {

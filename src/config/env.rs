@@ -111,5 +111,31 @@ pub(super) fn apply(cfg: &mut Config, env: &dyn Env) -> Result<(), ConfigError> 
             cfg.connections.entry(name.to_string()).or_default().password = v;
         }
     }
+    apply_transport(cfg, env)
+}
+
+fn apply_transport(cfg: &mut Config, env: &dyn Env) -> Result<(), ConfigError> {
+    let s = &mut cfg.server;
+    for (key, slot) in [
+        ("DEPOT_HEADER_TIMEOUT_SECS", &mut s.header_timeout_secs),
+        ("DEPOT_KEEP_ALIVE_TIMEOUT_SECS", &mut s.keep_alive_timeout_secs),
+        ("DEPOT_BODY_TIMEOUT_SECS", &mut s.body_timeout_secs),
+    ] {
+        if let Some(v) = env.get(key) {
+            *slot = parse(key, &v)?;
+        }
+    }
+    if let Some(v) = env.get("DEPOT_MIN_BODY_RATE_BYTES_PER_SEC") {
+        s.min_body_rate_bytes_per_sec = parse("DEPOT_MIN_BODY_RATE_BYTES_PER_SEC", &v)?;
+    }
+    for (key, slot) in [
+        ("DEPOT_MAX_CONNECTIONS", &mut s.max_connections),
+        ("DEPOT_MAX_HOSTS", &mut s.max_hosts),
+        ("DEPOT_MAX_CONCURRENT_REQUESTS", &mut s.max_concurrent_requests),
+    ] {
+        if let Some(v) = env.get(key) {
+            *slot = parse(key, &v)?;
+        }
+    }
     Ok(())
 }

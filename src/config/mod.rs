@@ -6,6 +6,7 @@
 //! process.
 
 mod env;
+mod transport;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -15,6 +16,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use env::{Env, MapEnv, ProcessEnv};
+pub use transport::TransportLimits;
 
 use crate::model::{AccountId, DomainName, PackageFormat, RepositoryName};
 
@@ -88,6 +90,18 @@ pub struct ServerConfig {
     /// Largest package file a publish may carry (decoded bytes); the publish body limit follows
     /// from it.
     pub max_package_bytes: u64,
+    /// Longest wait for a complete request head (from accept, or from its first byte).
+    pub header_timeout_secs: f64,
+    /// Longest idle time between requests on a kept-alive connection.
+    pub keep_alive_timeout_secs: f64,
+    /// Longest stall while reading a request body (also the grace before the rate check).
+    pub body_timeout_secs: f64,
+    /// Slowest average request-body rate accepted after the grace period; 0 turns it off.
+    pub min_body_rate_bytes_per_sec: u64,
+    /// Open connections at once; 0 = derived from the file-descriptor limit.
+    pub max_connections: usize,
+    /// Distinct Host values answered (each renders its own URLs) while `public_url` is empty.
+    pub max_hosts: usize,
 }
 
 /// `[storage]`
@@ -340,6 +354,7 @@ impl Config {
         if !matches!(self.server.anonymous_reads.as_str(), "auto" | "true" | "false") {
             return Err(cerr("server.anonymous_reads", "must be \"auto\", \"true\" or \"false\""));
         }
+        self.validate_transport()?;
         AccountId::new(self.account.id.clone()).map_err(|e| cerr("account.id", e.0))?;
         if self.account.region.is_empty() {
             return Err(cerr("account.region", "must not be empty"));
@@ -396,9 +411,9 @@ impl Config {
         Ok(())
     }
 
-    /// The parsed listen address.
+    /// The parsed listen address (`localhost:PORT` is the IPv4 loopback).
     pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
-        self.server.listen.parse().map_err(|_| cerr("server.listen", format!("not an address: {}", self.server.listen)))
+        transport::parse_listen(&self.server.listen)
     }
 
     /// Whether reads need no token on this listener.

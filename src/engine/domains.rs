@@ -65,19 +65,18 @@ impl Engine {
     }
 
     /// The public base URL (no trailing slash): `server.public_url` when set, else
-    /// `http://<Host header>` (a Host with anything but host-name characters is ignored).
+    /// `http://<Host header>`. The server admits the Host first (`admit_host`: valid, and one
+    /// of at most `server.max_hosts`) and supplies the bound address when a request has none,
+    /// so the configured listen address is only a fallback for callers outside a request.
     pub fn public_base(&self, host: Option<&str>) -> String {
         let configured = self.cfg.server.public_url.trim_end_matches('/');
         if !configured.is_empty() {
             return configured.to_string();
         }
-        let host = host
-            .filter(|h| {
-                !h.is_empty()
-                    && h.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
-            })
-            .unwrap_or("127.0.0.1");
-        format!("http://{host}")
+        match host.and_then(super::normalize_host) {
+            Some(h) => format!("http://{h}"),
+            None => format!("http://{}", self.cfg.server.listen),
+        }
     }
 
     /// A repository's endpoint for a format, ending in `/`: `<base>/<domain>-<owner>/<format>/<repo>/`.

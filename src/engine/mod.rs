@@ -12,6 +12,7 @@ pub mod auth;
 mod domains;
 pub mod error;
 pub mod format;
+mod hosts;
 mod ingest;
 mod metadata;
 mod packages;
@@ -31,6 +32,7 @@ pub use auth::{Auth, Principal};
 pub use domains::RepoCtx;
 pub use error::{EngineError, ResourceType, Result, UpstreamError, UpstreamFailure};
 pub use format::{DependencyRequest, DocumentError, Format, UpstreamAsset, UpstreamPackage, UpstreamVersion};
+pub use hosts::{normalize_host, HostRefusal};
 pub use packages::AssetBody;
 pub use publish::{PublishAsset, PublishRequest};
 pub use render::Rendered;
@@ -54,6 +56,7 @@ pub struct Engine {
     upstream_cache: metadata::UpstreamCache,
     jobs: ingest::Jobs,
     rendered: render::RenderCache,
+    hosts: hosts::KnownHosts,
 }
 
 /// Change counters that stamp cached views: a view is rebuilt when any input's counter moved.
@@ -89,7 +92,13 @@ impl Engine {
     pub fn open(cfg: Config, formats: Vec<Arc<dyn Format>>) -> anyhow::Result<Arc<Self>> {
         use anyhow::Context as _;
         let dir = cfg.storage.data_dir.clone();
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating data directory {}", dir.display()))?;
+        // Private packages live here: 0700 whatever the umask, and an older, looser one is tightened.
+        crate::store::private::private_dir(&dir)
+            .with_context(|| format!("creating data directory {}", dir.display()))?;
+        for f in ["token-secret", "admin-credentials"] {
+            crate::store::private::tighten(&dir.join(f), crate::store::private::FILE_MODE)
+                .with_context(|| format!("securing {}", dir.join(f).display()))?;
+        }
         let meta = RedbStore::open(&dir.join("meta.redb")).context("opening the metadata store")?;
         let blobs = DirBlobStore::open(&dir.join("blobs")).context("opening the blob store")?;
         let auth = Auth::open(&dir, cfg.auth.admin_keys.clone())?;
@@ -111,6 +120,7 @@ impl Engine {
             }
         }
         let jobs = ingest::Jobs::new(cfg.ingestion.workers, cfg.ingestion.prefetch_concurrency);
+        let cfg_max_hosts = cfg.server.max_hosts;
         let engine = Arc::new(Self {
             formats: formats.into_iter().map(|f| (f.format(), f)).collect(),
             cfg: Arc::new(cfg),
@@ -123,6 +133,7 @@ impl Engine {
             upstream_cache: Default::default(),
             jobs,
             rendered: render::RenderCache::new(),
+            hosts: hosts::KnownHosts::new(cfg_max_hosts),
         });
         engine.bootstrap()?;
         Ok(engine)

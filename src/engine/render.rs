@@ -35,7 +35,8 @@ impl Rendered {
     }
 }
 
-type Key = (String, String, PackageId, &'static str);
+/// (domain, repository, package, variant, Host slot)
+type Key = (String, String, PackageId, &'static str, u32);
 
 pub(super) struct RenderCache {
     docs: moka::sync::Cache<Key, (u64, Arc<Rendered>)>,
@@ -66,7 +67,21 @@ impl Engine {
         stamp: u64,
         render: impl FnOnce() -> Result<Vec<u8>>,
     ) -> Result<Arc<Rendered>> {
-        let key = (ctx.domain.to_string(), ctx.repo.name.to_string(), pkg.clone(), variant);
+        self.rendered_for_host(ctx, pkg, variant, 0, stamp, render)
+    }
+
+    /// [`Engine::rendered`] for documents holding URLs: each Host slot (`host_slot`) has its
+    /// own entry, so alternating Host values do not evict each other's copy.
+    pub fn rendered_for_host(
+        &self,
+        ctx: &RepoCtx,
+        pkg: &PackageId,
+        variant: &'static str,
+        host_slot: u32,
+        stamp: u64,
+        render: impl FnOnce() -> Result<Vec<u8>>,
+    ) -> Result<Arc<Rendered>> {
+        let key = (ctx.domain.to_string(), ctx.repo.name.to_string(), pkg.clone(), variant, host_slot);
         if let Some((s, doc)) = self.rendered.docs.get(&key) {
             if s == stamp {
                 return Ok(doc);

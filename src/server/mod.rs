@@ -1,5 +1,11 @@
 //! The listener, the middleware stack, router assembly and lifecycle. `server` uses every
-//! other module; nothing uses it.
+//! other module; nothing uses it. Connection handling (timeouts, the connection cap) is in
+//! `listener` and `conn`, request-body limits in `body`, the Host check in `host`.
+
+mod body;
+mod conn;
+mod host;
+mod listener;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -8,6 +14,7 @@ use std::time::Duration;
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
+use axum::middleware;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{BoxError, Router};
@@ -33,8 +40,16 @@ pub fn app(engine: Arc<Engine>, bound: std::net::SocketAddr) -> Router {
         .merge(api::routes(ApiState { engine: engine.clone() }))
         .merge(formats::npm::routes(fstate))
         .fallback(|| async { (StatusCode::NOT_FOUND, axum::Json(serde_json::json!({ "error": "Not found" }))) });
-    // Outermost first: trace every request; shed load beyond the concurrency limit with a
-    // clear 503 instead of queueing without bound; cap request bodies.
+    // Validated at load, so this cannot fail here; the defaults keep a hand-built config usable.
+    let limits = cfg.transport_limits().unwrap_or(crate::config::TransportLimits {
+        header_timeout: Duration::from_secs(10),
+        keep_alive_timeout: Duration::from_secs(20),
+        body_timeout: Duration::from_secs(10),
+        min_body_rate: 0,
+    });
+    // Outermost first: trace every request; check the Host (URLs are built from it); shed
+    // load beyond the concurrency limit with a clear 503 instead of queueing without bound;
+    // time the body (a stalled one is cut and answered 408, freeing its slot); cap its size.
     router.layer(
         ServiceBuilder::new()
             .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
@@ -42,6 +57,7 @@ pub fn app(engine: Arc<Engine>, bound: std::net::SocketAddr) -> Router {
                 let id = format!("{:016x}", rand::random::<u64>());
                 tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path())
             }))
+            .layer(middleware::from_fn_with_state(host::HostCheck { engine: engine.clone(), bound }, host::check_host))
             .layer(HandleErrorLayer::new(|e: BoxError| async move {
                 tracing::warn!(error = %e, "request shed");
                 (
@@ -53,7 +69,10 @@ pub fn app(engine: Arc<Engine>, bound: std::net::SocketAddr) -> Router {
                     .into_response()
             }))
             .load_shed()
-            .concurrency_limit(cfg.server.max_concurrent_requests)
+            // Global: `Router::layer` builds the stack once per route, and a plain
+            // `concurrency_limit` would give every route its own semaphore.
+            .layer(tower::limit::GlobalConcurrencyLimitLayer::new(cfg.server.max_concurrent_requests))
+            .layer(middleware::from_fn_with_state(limits, body::timed_body))
             .layer(DefaultBodyLimit::max(cfg.server.max_body_bytes)),
     )
 }
@@ -65,28 +84,27 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let bound = listener.local_addr()?;
+    let cfg = engine.config();
+    let limits = cfg.transport_limits()?;
+    let max_connections = listener::connection_cap(cfg.server.max_connections, cfg.ingestion.workers);
+    if cfg.server.public_url.is_empty() && !bound.ip().is_loopback() {
+        tracing::warn!(listen = %bound,
+            "server.public_url is empty on a listener that is not loopback: URLs follow each request's Host header; set server.public_url (DEPOT_PUBLIC_URL)");
+    }
+    // The bound address is always answerable, whoever comes first.
+    if let Err(e) = engine.admit_host(&bound.to_string()) {
+        tracing::warn!(error = %e, "cannot register the listen address as a Host");
+    }
     engine.start_background();
     let app = app(engine.clone(), bound);
     tracing::info!(listen = %bound, anonymous_reads = engine.config().anonymous_reads(bound), "depot serving");
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    // Streamed bodies go out as several writes; without TCP_NODELAY, Nagle's algorithm and the
-    // client's delayed ACK stall each response by ~40 ms.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-        }
-    });
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
         shutdown.await;
-        let _ = stop_tx.send(());
+        let _ = stop_tx.send(true);
+        // Keep the sender: dropping it would read as a second stop to every receiver.
+        std::future::pending::<()>().await;
     });
-    let grace = async {
-        let _ = stop_rx.await;
-        tokio::time::sleep(Duration::from_secs(10)).await;
-    };
-    tokio::select! {
-        r = server => r?,
-        _ = grace => tracing::warn!("shutdown grace period over; closing remaining connections"),
-    }
+    listener::serve(listener, app, limits, max_connections, stop_rx, Duration::from_secs(10)).await;
     Ok(())
 }

@@ -94,8 +94,9 @@ impl DirBlobStore {
     /// Opens (creating) the directory and removes temp files left by a crash.
     pub fn open(root: &Path) -> Result<Self, StoreError> {
         let tmp = root.join("tmp");
-        std::fs::create_dir_all(&tmp).map_err(io_err)?;
-        std::fs::create_dir_all(root.join("sha256")).map_err(io_err)?;
+        for d in [root.to_path_buf(), tmp.clone(), root.join("sha256")] {
+            super::private::private_dir(&d).map_err(io_err)?;
+        }
         for e in std::fs::read_dir(&tmp).map_err(io_err)?.flatten() {
             let _ = std::fs::remove_file(e.path());
         }
@@ -189,7 +190,7 @@ impl PendingBlob for DirPending {
         let dest = dir.join(&h);
         let tmp = self.tmp.0.take().expect("pending blob has its temp file");
         let res = async {
-            tokio::fs::create_dir_all(&dir).await?;
+            tokio::fs::DirBuilder::new().recursive(true).mode(super::private::DIR_MODE).create(&dir).await?;
             if tokio::fs::try_exists(&dest).await? {
                 // Same digest, same bytes: the earlier copy serves.
                 tokio::fs::remove_file(&tmp).await?;
@@ -213,7 +214,13 @@ impl PendingBlob for DirPending {
 impl BlobStore for DirBlobStore {
     async fn begin(&self) -> Result<Box<dyn BlobWriter>, StoreError> {
         let tmp = self.root.join("tmp").join(format!("{:032x}.part", rand::random::<u128>()));
-        let file = tokio::fs::File::create(&tmp).await.map_err(io_err)?;
+        let file = tokio::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(super::private::FILE_MODE)
+            .open(&tmp)
+            .await
+            .map_err(io_err)?;
         Ok(Box::new(DirWriter {
             file,
             tmp: TempGuard(Some(tmp)),

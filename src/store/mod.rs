@@ -10,6 +10,7 @@
 pub mod blobs;
 pub mod catalog;
 mod memory;
+pub mod private;
 mod redb_store;
 
 pub use blobs::{BlobDigests, BlobStore, DirBlobStore, PendingBlob};

@@ -23,6 +23,8 @@ fn be(e: impl std::fmt::Display) -> StoreError {
 impl RedbStore {
     /// Opens (creating if needed) the database at `path` and makes sure every table exists.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        // redb would create the file under the umask; it must be private.
+        super::private::private_file(path).map_err(be)?;
         let db = Database::create(path).map_err(be)?;
         let tx = db.begin_write().map_err(be)?;
         for t in Table::ALL {

@@ -143,7 +143,9 @@ async fn packument(st: &FormatState, ctx: &RepoCtx, p: &PackageId, headers: &Hea
     (inputs.stamp, &endpoint).hash(&mut h);
     let variant = if abbreviated { "npm-abbreviated" } else { "npm-full" };
     let engine = &st.engine;
-    let doc = engine.rendered(ctx, p, variant, h.finish(), || {
+    // Tarball URLs depend on the Host while public_url is empty: one cached copy per known Host.
+    let slot = engine.host_slot(headers.get(header::HOST).and_then(|v| v.to_str().ok()));
+    let doc = engine.rendered_for_host(ctx, p, variant, slot, h.finish(), || {
         let view = engine.build_view(ctx, p, &inputs)?;
         Ok(wire::packument(&endpoint, &view, abbreviated))
     })?;

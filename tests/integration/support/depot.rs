@@ -19,6 +19,8 @@ pub const SECRET: &str = "depot-test-secret-key";
 pub struct DepotBuilder {
     env: BTreeMap<String, String>,
     config: Option<String>,
+    listen_host: String,
+    shell: Option<String>,
 }
 
 /// A running Depot.
@@ -34,6 +36,7 @@ pub struct TestDepot {
     child: Option<Child>,
     log: PathBuf,
     tmp: Arc<tempfile::TempDir>,
+    shell: Option<String>,
 }
 
 fn free_port() -> u16 {
@@ -59,7 +62,7 @@ impl TestDepot {
         ] {
             env.insert(k.to_string(), v.to_string());
         }
-        DepotBuilder { env, config: None }
+        DepotBuilder { env, config: None, listen_host: "127.0.0.1".into(), shell: None }
     }
 
     /// The npm endpoint of a repository, ending in `/`.
@@ -93,7 +96,15 @@ impl TestDepot {
 
     async fn spawn(&mut self) {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).unwrap();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_depot"));
+        let mut cmd = match &self.shell {
+            // `sh -c '<prefix>; exec "$0" "$@"' depot serve`: the prefix sets umask, ulimit, ….
+            Some(prefix) => {
+                let mut c = Command::new("sh");
+                c.arg("-c").arg(format!("{prefix}; exec \"$0\" \"$@\"")).arg(env!("CARGO_BIN_EXE_depot"));
+                c
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_depot")),
+        };
         cmd.arg("serve");
         if let Some(c) = &self.config {
             cmd.arg("--config").arg(c);
@@ -132,6 +143,11 @@ impl TestDepot {
         self.spawn().await;
     }
 
+    /// Whether the process is still running.
+    pub fn running(&mut self) -> bool {
+        self.child.as_mut().is_some_and(|c| c.try_wait().ok().flatten().is_none())
+    }
+
     /// The data directory.
     pub fn data_dir(&self) -> &Path {
         Path::new(self.env.get("DEPOT_DATA_DIR").unwrap())
@@ -167,11 +183,23 @@ impl DepotBuilder {
         self.env("DEPOT_UPSTREAM_PUBLIC_NPMJS", url)
     }
 
+    /// Listens on `host:<port>` (e.g. `localhost`) instead of `127.0.0.1:<port>`.
+    pub fn listen_host(mut self, host: &str) -> Self {
+        self.listen_host = host.to_string();
+        self
+    }
+
+    /// Runs Depot through `sh -c '<prefix>; exec depot serve'` (e.g. `umask 022`, `ulimit -n 256`).
+    pub fn shell(mut self, prefix: &str) -> Self {
+        self.shell = Some(prefix.to_string());
+        self
+    }
+
     /// Starts Depot and waits until it answers.
     pub async fn start(mut self) -> TestDepot {
         let tmp = Arc::new(tempfile::tempdir().unwrap());
         let port = free_port();
-        self.env.insert("DEPOT_LISTEN".into(), format!("127.0.0.1:{port}"));
+        self.env.insert("DEPOT_LISTEN".into(), format!("{}:{port}", self.listen_host));
         self.env.entry("DEPOT_DATA_DIR".into()).or_insert_with(|| tmp.path().join("data").display().to_string());
         let account = self.env.get("DEPOT_ACCOUNT_ID").cloned().unwrap_or_else(|| "000000000000".into());
         let region = self.env.get("DEPOT_REGION").cloned().unwrap_or_else(|| "us-east-1".into());
@@ -189,6 +217,7 @@ impl DepotBuilder {
             env: self.env,
             child: None,
             tmp,
+            shell: self.shell,
         };
         d.spawn().await;
         d

@@ -1,0 +1,64 @@
+//! The Host check, while `server.public_url` is empty: URLs Depot generates are built from
+//! the Host header, so it must be a real `host[:port]` (else 400), one of at most
+//! `server.max_hosts` distinct values (else 421), and a request without one (HTTP/1.0) gets
+//! the bound listen address, port included.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::engine::{Engine, HostRefusal};
+
+/// What the Host check needs.
+#[derive(Clone)]
+pub(super) struct HostCheck {
+    pub(super) engine: Arc<Engine>,
+    pub(super) bound: SocketAddr,
+}
+
+fn refuse(status: StatusCode, msg: String) -> Response {
+    (status, axum::Json(serde_json::json!({ "error": msg, "message": msg }))).into_response()
+}
+
+/// Middleware: admits the Host, and supplies one (the request target's authority, else the
+/// bound address) when the request has none.
+pub(super) async fn check_host(State(st): State<HostCheck>, mut req: Request, next: Next) -> Response {
+    if !st.engine.config().server.public_url.is_empty() {
+        return next.run(req).await;
+    }
+    let mut values = req.headers().get_all(header::HOST).iter();
+    let present = req.headers().contains_key(header::HOST);
+    let raw = match (values.next(), values.next()) {
+        (Some(_), Some(_)) => return refuse(StatusCode::BAD_REQUEST, "more than one Host header".into()),
+        (Some(v), None) => match v.to_str() {
+            Ok(s) => s.to_string(),
+            Err(_) => return refuse(StatusCode::BAD_REQUEST, "Host header is not ASCII".into()),
+        },
+        // HTTP/2 carries the host in the request target; HTTP/1.0 may carry none at all.
+        (None, _) => match req.uri().authority() {
+            Some(a) => a.as_str().to_string(),
+            None => st.bound.to_string(),
+        },
+    };
+    match st.engine.admit_host(&raw) {
+        Ok(_) => {
+            // A Host that came with the request stays as sent: SigV4 signs it byte for byte.
+            // URL builders normalize it themselves (`normalize_host`).
+            if !present {
+                if let Ok(v) = HeaderValue::from_str(&raw) {
+                    req.headers_mut().insert(header::HOST, v);
+                }
+            }
+            next.run(req).await
+        }
+        Err(e @ HostRefusal::Invalid(_)) => refuse(StatusCode::BAD_REQUEST, e.to_string()),
+        Err(e @ HostRefusal::TooMany(_)) => {
+            tracing::warn!(host = %raw.chars().take(100).collect::<String>(), "Host refused: too many distinct Host values");
+            refuse(StatusCode::MISDIRECTED_REQUEST, e.to_string())
+        }
+    }
+}
