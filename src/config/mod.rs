@@ -5,6 +5,7 @@
 //! The environment is read through [`Env`] so tests pass a map instead of mutating the
 //! process.
 
+mod connections;
 mod env;
 mod transport;
 
@@ -15,6 +16,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use connections::{connection_format, redact_url, upstream_env_var, ConnectionConfig, CONNECTIONS};
 pub use env::{Env, MapEnv, ProcessEnv};
 pub use transport::TransportLimits;
 
@@ -22,29 +24,6 @@ use crate::model::{AccountId, DomainName, PackageFormat, RepositoryName};
 
 /// The shipped default configuration, also used as the base layer.
 pub const DEFAULT_TOML: &str = include_str!("../../config/depot.toml");
-
-/// The fixed catalog of external connections and their formats.
-pub const CONNECTIONS: [(&str, PackageFormat); 7] = [
-    ("public:npmjs", PackageFormat::Npm),
-    ("public:pypi", PackageFormat::Pypi),
-    ("public:maven-central", PackageFormat::Maven),
-    ("public:maven-googleandroid", PackageFormat::Maven),
-    ("public:maven-gradleplugins", PackageFormat::Maven),
-    ("public:maven-commonsware", PackageFormat::Maven),
-    ("public:nuget-org", PackageFormat::Nuget),
-];
-
-/// The format of a known external connection.
-pub fn connection_format(name: &str) -> Option<PackageFormat> {
-    CONNECTIONS.iter().find(|(n, _)| *n == name).map(|(_, f)| *f)
-}
-
-/// The environment variable that overrides a connection's upstream URL.
-pub fn upstream_env_var(connection: &str) -> String {
-    let tail: String =
-        connection.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect();
-    format!("DEPOT_UPSTREAM_{tail}")
-}
 
 /// The largest `server.max_package_bytes` accepted: a publish body is about 4/3 of it and must
 /// still fit a `u64` byte count with room for its metadata.
@@ -181,90 +160,6 @@ impl CacheConfig {
             PackageFormat::Maven => self.maven_max_age_secs,
             PackageFormat::Nuget => self.nuget_max_age_secs,
         })
-    }
-}
-
-/// `[connections."<name>"]`
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ConnectionConfig {
-    /// Upstream base URL; empty means not configured.
-    #[serde(default)]
-    pub url: String,
-    /// Whole-request timeout for metadata (asset downloads get an idle timeout of this length).
-    #[serde(default = "default_timeout")]
-    pub timeout_secs: u64,
-    /// Connect timeout.
-    #[serde(default = "default_connect_timeout")]
-    pub connect_timeout_secs: u64,
-    /// Retries after a failed attempt (with exponential back-off).
-    #[serde(default = "default_retries")]
-    pub retries: u32,
-    /// User name for HTTP Basic authentication to the upstream (instead of `user:pass@` in
-    /// the URL).
-    #[serde(default)]
-    pub username: String,
-    /// Password for HTTP Basic authentication; masked wherever configuration is shown.
-    #[serde(default)]
-    pub password: String,
-    /// Requests per second Depot sends this upstream (0: unlimited).
-    #[serde(default = "default_rate")]
-    pub rate_per_sec: f64,
-    /// Requests that may go at once before the rate applies.
-    #[serde(default = "default_burst")]
-    pub burst: u32,
-    /// The longest `Retry-After` Depot waits out before retrying; a longer one fails the
-    /// request (and pauses the connection for that long).
-    #[serde(default = "default_max_retry_after")]
-    pub max_retry_after_secs: u64,
-}
-
-impl Default for ConnectionConfig {
-    fn default() -> Self {
-        Self {
-            url: String::new(),
-            timeout_secs: default_timeout(),
-            connect_timeout_secs: default_connect_timeout(),
-            retries: default_retries(),
-            username: String::new(),
-            password: String::new(),
-            rate_per_sec: default_rate(),
-            burst: default_burst(),
-            max_retry_after_secs: default_max_retry_after(),
-        }
-    }
-}
-
-fn default_timeout() -> u64 {
-    30
-}
-fn default_connect_timeout() -> u64 {
-    10
-}
-fn default_retries() -> u32 {
-    2
-}
-fn default_rate() -> f64 {
-    50.0
-}
-fn default_burst() -> u32 {
-    100
-}
-fn default_max_retry_after() -> u64 {
-    60
-}
-
-/// The URL with any password replaced, for logs and `config show`.
-pub fn redact_url(raw: &str) -> String {
-    match url::Url::parse(raw) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("REDACTED"));
-            u.to_string()
-        }
-        Ok(u) => u.to_string(),
-        // Not a URL: show nothing of it that could be a secret.
-        Err(_) if raw.contains('@') => "<unparsable URL>".to_string(),
-        Err(_) => raw.to_string(),
     }
 }
 
@@ -447,86 +342,4 @@ impl Config {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn embedded_defaults_are_valid() {
-        let c = Config::load(None, &MapEnv::default()).unwrap();
-        assert_eq!(c.server.listen, "127.0.0.1:8080");
-        assert_eq!(c.account.id, "000000000000");
-        assert_eq!(c.account.region, "us-east-1");
-        assert_eq!(c.ingestion.wait_secs, 40.0);
-        assert_eq!(c.cache.max_age(PackageFormat::Pypi), Duration::from_secs(10800));
-        assert_eq!(c.cache.max_age(PackageFormat::Npm), Duration::from_secs(600));
-        assert!(c.connection_url("public:npmjs").is_none());
-        assert_eq!(c.connections.len(), CONNECTIONS.len());
-    }
-
-    #[test]
-    fn env_names() {
-        assert_eq!(upstream_env_var("public:npmjs"), "DEPOT_UPSTREAM_PUBLIC_NPMJS");
-        assert_eq!(upstream_env_var("public:maven-central"), "DEPOT_UPSTREAM_PUBLIC_MAVEN_CENTRAL");
-        let env = MapEnv::from([
-            ("DEPOT_LISTEN", "127.0.0.1:0"),
-            ("DEPOT_UPSTREAM_PUBLIC_NPMJS", "http://127.0.0.1:9/"),
-            ("DEPOT_METADATA_MAX_AGE_NPM_SECS", "5"),
-            ("DEPOT_INGESTION_WAIT_SECS", "2"),
-            ("DEPOT_ADMIN_ACCESS_KEY_ID", "AKID"),
-            ("DEPOT_ADMIN_SECRET_ACCESS_KEY", "SECRET"),
-        ]);
-        let c = Config::load(None, &env).unwrap();
-        assert_eq!(c.connection_url("public:npmjs"), Some("http://127.0.0.1:9/"));
-        assert_eq!(c.cache.npm_max_age_secs, 5);
-        assert_eq!(c.ingestion.wait_secs, 2.0);
-        assert_eq!(c.auth.admin_keys.len(), 1);
-    }
-
-    #[test]
-    fn bad_values_name_the_key() {
-        let e = Config::load(Some("[server]\nlisten = \"nope\""), &MapEnv::default()).unwrap_err();
-        assert_eq!(e.key, "server.listen");
-        let e = Config::load(None, &MapEnv::from([("DEPOT_ACCOUNT_ID", "12")])).unwrap_err();
-        assert_eq!(e.key, "DEPOT_ACCOUNT_ID");
-        let e = Config::load(Some("[connections.\"public:nope\"]\nurl = \"\""), &MapEnv::default()).unwrap_err();
-        assert!(e.key.contains("public:nope"));
-    }
-
-    #[test]
-    fn upstream_credentials_never_show() {
-        let env = MapEnv::from([
-            ("DEPOT_UPSTREAM_PUBLIC_NPMJS", "http://mirror:hunter2@127.0.0.1:9/npm/"),
-            ("DEPOT_UPSTREAM_PUBLIC_PYPI_USERNAME", "bot"),
-            ("DEPOT_UPSTREAM_PUBLIC_PYPI_PASSWORD", "tr0ub4dor"),
-        ]);
-        let c = Config::load(None, &env).unwrap();
-        assert_eq!(c.connections["public:pypi"].username, "bot");
-        assert_eq!(c.connections["public:pypi"].password, "tr0ub4dor");
-        let shown = c.show();
-        assert!(!shown.contains("hunter2") && !shown.contains("tr0ub4dor"), "{shown}");
-        assert!(shown.contains("http://mirror:REDACTED@127.0.0.1:9/npm/"), "{shown}");
-        let e = Config::load(None, &MapEnv::from([("DEPOT_UPSTREAM_PUBLIC_PYPI_PASSWORD", "x")])).unwrap_err();
-        assert!(e.key.contains("username"), "{e}");
-        assert_eq!(redact_url("https://a:b@h/x"), "https://a:REDACTED@h/x");
-        assert_eq!(redact_url("https://h/x"), "https://h/x");
-    }
-
-    #[test]
-    fn max_package_bytes() {
-        let c = Config::load(None, &MapEnv::default()).unwrap();
-        assert_eq!(c.server.max_package_bytes, 256 * 1024 * 1024);
-        let c = Config::load(None, &MapEnv::from([("DEPOT_MAX_PACKAGE_BYTES", "1048576")])).unwrap();
-        assert_eq!(c.server.max_package_bytes, 1024 * 1024);
-        let e = Config::load(Some("[server]\nmax_package_bytes = 0"), &MapEnv::default()).unwrap_err();
-        assert_eq!(e.key, "server.max_package_bytes");
-        let e = Config::load(None, &MapEnv::from([("DEPOT_MAX_PACKAGE_BYTES", "lots")])).unwrap_err();
-        assert_eq!(e.key, "DEPOT_MAX_PACKAGE_BYTES");
-    }
-
-    #[test]
-    fn file_layer_overrides_only_what_it_sets() {
-        let c = Config::load(Some("[ingestion]\nwait_secs = 3"), &MapEnv::default()).unwrap();
-        assert_eq!(c.ingestion.wait_secs, 3.0);
-        assert_eq!(c.ingestion.workers, 16);
-    }
-}
+mod tests;
