@@ -323,6 +323,34 @@ pub struct Asset {
     pub sha256: Sha256,
     /// Other digests clients and the API report (`sha1`, `md5`, `sha512` as hex).
     pub hashes: BTreeMap<String, String>,
+    /// What a format's index says about this one file (PyPI: requires-python, yanked, …).
+    #[serde(default, skip_serializing_if = "AssetAttributes::is_empty")]
+    pub attributes: AssetAttributes,
+}
+
+/// Per-file attributes some formats publish in their indexes; format-neutral data, empty for
+/// formats without them (npm).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssetAttributes {
+    /// The Python versions the file supports (a PEP 440 specifier set, as written).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requires_python: Option<String>,
+    /// Yanked, with the reason (`Some("")`: yanked without one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub yanked: Option<String>,
+    /// The SHA-256 of the file's core metadata (PEP 658), itself stored as a blob.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub core_metadata: Option<Sha256>,
+    /// When the file was uploaded (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload_time: Option<String>,
+}
+
+impl AssetAttributes {
+    /// Whether nothing is set.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
 }
 
 /// A package version as stored in one repository. Retained copies share assets (blobs) and

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::model::{AssetName, PackageFormat, PackageId, Version};
+use crate::model::{AssetAttributes, AssetName, PackageFormat, PackageId, Version};
 
 /// A file of an upstream version, as the upstream declares it.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,6 +20,10 @@ pub struct UpstreamAsset {
     pub sha256: Option<String>,
     /// Declared SHA-512, raw.
     pub sha512: Option<Vec<u8>>,
+    /// Declared size in bytes.
+    pub size: Option<u64>,
+    /// What the index says about the file (kept with the stored asset).
+    pub attributes: AssetAttributes,
 }
 
 /// One version in an upstream's metadata.
@@ -49,6 +53,17 @@ impl UpstreamPackage {
     pub fn version(&self, v: &Version) -> Option<&UpstreamVersion> {
         self.versions.iter().find(|u| &u.version == v)
     }
+}
+
+/// An upstream metadata document as fetched.
+#[derive(Debug, Clone, Copy)]
+pub struct UpstreamDocument<'a> {
+    /// Its bytes.
+    pub body: &'a [u8],
+    /// Its media type, when the upstream said.
+    pub content_type: Option<&'a str>,
+    /// Where it came from (after redirects): the base for relative links in it.
+    pub url: &'a str,
 }
 
 /// Why an upstream metadata document cannot be used.
@@ -81,10 +96,14 @@ pub trait Format: Send + Sync + 'static {
     fn upstream_metadata_url(&self, base: &str, pkg: &PackageId) -> String;
 
     /// Parses an upstream metadata document.
-    fn parse_upstream(&self, pkg: &PackageId, body: &[u8]) -> Result<UpstreamPackage, DocumentError>;
+    fn parse_upstream(&self, pkg: &PackageId, doc: &UpstreamDocument<'_>) -> Result<UpstreamPackage, DocumentError>;
 
-    /// The version an asset file name belongs to, when the name says (npm: `name-1.2.3.tgz`).
-    fn version_of_asset(&self, pkg: &PackageId, asset: &AssetName) -> Option<Version>;
+    /// The version an asset file name belongs to, for formats whose download routes do not
+    /// carry the version (npm: `name-1.2.3.tgz`). Routes that know it pass it to
+    /// `Engine::fetch_asset` instead.
+    fn version_of_asset(&self, _pkg: &PackageId, _asset: &AssetName) -> Option<Version> {
+        None
+    }
 
     /// The `Accept` header sent for upstream metadata.
     fn upstream_metadata_accept(&self) -> &'static str {

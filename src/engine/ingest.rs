@@ -308,8 +308,13 @@ impl Engine {
             if a.sha256.as_ref().is_some_and(|s| !s.eq_ignore_ascii_case(&d.sha256.hex())) {
                 return Err(mismatch("sha256"));
             }
+            if a.size.is_some_and(|s| s != d.size) {
+                return Err(mismatch("size"));
+            }
             let digests = pending.commit().await?;
-            assets.push(asset_from_digests(a.name.clone(), &digests));
+            let mut asset = asset_from_digests(a.name.clone(), &digests);
+            asset.attributes = a.attributes.clone();
+            assets.push(asset);
         }
         let rec = PackageVersionRecord {
             version: job.version.clone(),

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 use super::error::{EngineError, Result, UpstreamError, UpstreamFailure};
-use super::format::UpstreamPackage;
+use super::format::{UpstreamDocument, UpstreamPackage};
 use super::upstream::{Fetched, Priority, Urgency};
 use super::Engine;
 use crate::model::{now_epoch, PackageId};
@@ -82,7 +82,14 @@ impl Engine {
             return Ok(None);
         };
         let package = match (&doc.body, self.format(pkg.format)) {
-            (Some(body), Some(f)) => match f.parse_upstream(pkg, body) {
+            (Some(body), Some(f)) => match f.parse_upstream(
+                pkg,
+                &UpstreamDocument {
+                    body,
+                    content_type: doc.content_type.as_deref(),
+                    url: &self.stored_document_url(connection, pkg, &doc),
+                },
+            ) {
                 Ok(p) => Some(Arc::new(p)),
                 Err(e) => {
                     tracing::warn!(upstream = connection, pkg.name = %pkg, error = %e, "stored upstream document does not parse");
@@ -99,6 +106,16 @@ impl Engine {
         });
         self.upstream_cache.entries.insert(key, entry.clone());
         Ok(Some(entry))
+    }
+
+    /// Where a stored document came from; records from before the URL was kept use the
+    /// metadata URL it is fetched from.
+    fn stored_document_url(&self, connection: &str, pkg: &PackageId, doc: &UpstreamDoc) -> String {
+        match (&doc.url, self.upstreams.get(connection), self.format(pkg.format)) {
+            (Some(u), _, _) => u.clone(),
+            (None, Some(up), Some(f)) => f.upstream_metadata_url(&up.base, pkg),
+            _ => String::new(),
+        }
     }
 
     pub(super) fn next_stamp(&self) -> u64 {
@@ -256,14 +273,17 @@ impl Engine {
                 (doc, CachedUpstream { fetched_at: now_epoch(), fetch_started: Some(started), package, stamp })
             }
             fetched => {
-                let (body, etag) = match fetched {
-                    Fetched::Found { body, etag } => (Some(body), etag),
-                    _ => (None, None),
+                let (body, etag, content_type, from) = match fetched {
+                    Fetched::Found { body, etag, content_type, url } => (Some(body), etag, content_type, url),
+                    _ => (None, None, None, url.clone()),
                 };
                 let parsed = match &body {
                     Some(b) => {
                         let (b, f, p) = (b.clone(), format.clone(), pkg.clone());
-                        let parsed = tokio::task::spawn_blocking(move || f.parse_upstream(&p, &b))
+                        let (ct, u) = (content_type.clone(), from.clone());
+                        let parsed = tokio::task::spawn_blocking(move || {
+                            f.parse_upstream(&p, &UpstreamDocument { body: &b, content_type: ct.as_deref(), url: &u })
+                        })
                             .await
                             .map_err(|e| EngineError::Internal(format!("parsing task failed: {e}")))?
                             .map_err(|e| {
@@ -274,7 +294,14 @@ impl Engine {
                     }
                     None => None,
                 };
-                let doc = UpstreamDoc { fetched_at: now_epoch(), etag, found: body.is_some(), body };
+                let doc = UpstreamDoc {
+                    fetched_at: now_epoch(),
+                    etag,
+                    found: body.is_some(),
+                    body,
+                    content_type,
+                    url: Some(from),
+                };
                 let entry = CachedUpstream {
                     fetched_at: now_epoch(),
                     fetch_started: Some(started),

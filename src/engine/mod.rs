@@ -31,7 +31,9 @@ pub use crate::store::BlobDigests;
 pub use auth::{Auth, Principal};
 pub use domains::RepoCtx;
 pub use error::{EngineError, ResourceType, Result, UpstreamError, UpstreamFailure};
-pub use format::{DependencyRequest, DocumentError, Format, UpstreamAsset, UpstreamPackage, UpstreamVersion};
+pub use format::{
+    DependencyRequest, DocumentError, Format, UpstreamAsset, UpstreamDocument, UpstreamPackage, UpstreamVersion,
+};
 pub use hosts::{normalize_host, HostRefusal};
 pub use packages::AssetBody;
 pub use publish::{PublishAsset, PublishRequest};

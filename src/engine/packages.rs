@@ -149,10 +149,18 @@ impl Engine {
         Ok(())
     }
 
-    /// Opens an asset of `pkg` for download, resolving (and ingesting) its version.
-    pub async fn fetch_asset(self: &Arc<Self>, ctx: &RepoCtx, pkg: &PackageId, asset: &AssetName) -> Result<AssetBody> {
+    /// Opens an asset of `pkg` for download, resolving (and ingesting) its version: the one
+    /// the request names (PyPI and Maven routes carry it), else the one the format reads
+    /// from the file name (npm).
+    pub async fn fetch_asset(
+        self: &Arc<Self>,
+        ctx: &RepoCtx,
+        pkg: &PackageId,
+        version: Option<&Version>,
+        asset: &AssetName,
+    ) -> Result<AssetBody> {
         let format = self.format(pkg.format).ok_or_else(|| EngineError::Validation("format not served".into()))?;
-        let v = format.version_of_asset(pkg, asset).ok_or_else(|| {
+        let v = version.cloned().or_else(|| format.version_of_asset(pkg, asset)).ok_or_else(|| {
             EngineError::not_found(
                 ResourceType::Asset,
                 asset.as_str(),
@@ -234,7 +242,7 @@ pub(super) fn asset_from_digests(name: AssetName, d: &crate::store::BlobDigests)
     hashes.insert("sha1".to_string(), d.sha1.clone());
     hashes.insert("md5".to_string(), d.md5.clone());
     hashes.insert("sha512".to_string(), hex::encode(&d.sha512));
-    Asset { name, size: d.size, sha256: d.sha256, hashes }
+    Asset { name, size: d.size, sha256: d.sha256, hashes, attributes: Default::default() }
 }
 
 #[cfg(test)]
@@ -248,6 +256,7 @@ mod tests {
             size: 1,
             sha256: crate::model::Sha256::from_bytes([1; 32]),
             hashes: BTreeMap::new(),
+            attributes: Default::default(),
         };
         let r1 = revision(std::slice::from_ref(&a), &serde_json::json!({"a": 1}));
         assert_eq!(r1, revision(std::slice::from_ref(&a), &serde_json::json!({"a": 1})));

@@ -2,6 +2,7 @@
 //! engine calls back) and exposes `routes()` (what `server` mounts under the repository
 //! endpoint). A new format is one folder here plus one line in `server::formats()`.
 
+pub(crate) mod http;
 pub mod npm;
 
 use axum::http::HeaderMap;

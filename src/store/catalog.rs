@@ -245,6 +245,12 @@ pub struct UpstreamDoc {
     pub body: Option<bytes::Bytes>,
     /// Whether `body` is present (the body itself is stored raw after the header).
     pub found: bool,
+    /// The document's media type, when the upstream said (PyPI: PEP 691 JSON or HTML).
+    #[serde(default)]
+    pub content_type: Option<String>,
+    /// The URL the document came from after redirects: the base of its relative links.
+    #[serde(default)]
+    pub url: Option<String>,
 }
 
 fn upstream_key(connection: &str, p: &PackageId) -> Vec<u8> {

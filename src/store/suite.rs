@@ -76,10 +76,14 @@ fn upstream_docs_keep_raw_bodies() {
             etag: Some("\"x\"".into()),
             body: Some(bytes::Bytes::from_static(b"{\"a\":\n1}")),
             found: true,
+            content_type: Some("application/vnd.pypi.simple.v1+json".into()),
+            url: Some("http://127.0.0.1:9/simple/a/".into()),
         };
         write::<_, StoreError>(s, |tx| catalog::put_upstream_doc(tx, "public:npmjs", &pkg("a"), &doc)).unwrap();
         let got = read::<_, StoreError>(s, |tx| catalog::upstream_doc(tx, "public:npmjs", &pkg("a"))).unwrap().unwrap();
         assert_eq!(got.body.as_deref(), Some(&b"{\"a\":\n1}"[..]));
         assert_eq!(got.etag.as_deref(), Some("\"x\""));
+        assert_eq!(got.content_type, doc.content_type);
+        assert_eq!(got.url, doc.url);
     }
 }

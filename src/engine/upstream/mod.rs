@@ -26,8 +26,8 @@ const BREAKER_OPEN_FOR: Duration = Duration::from_secs(15);
 
 /// Result of a metadata fetch.
 pub(super) enum Fetched {
-    /// 200 with a body.
-    Found { body: Bytes, etag: Option<String> },
+    /// 200 with a body, its media type and the URL it came from after redirects.
+    Found { body: Bytes, etag: Option<String>, content_type: Option<String>, url: String },
     /// The upstream says there is no such package.
     NotFound,
     /// 304 to our `If-None-Match`.
@@ -257,9 +257,11 @@ impl Upstream {
                 404 | 410 => Ok(Fetched::NotFound),
                 304 => Ok(Fetched::NotModified),
                 s if (200..300).contains(&s) => {
-                    let etag = resp.headers().get("etag").and_then(|v| v.to_str().ok()).map(str::to_string);
+                    let header = |name| resp.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+                    let (etag, content_type) = (header("etag"), header("content-type"));
+                    let url = resp.url().to_string();
                     match resp.bytes().await {
-                        Ok(body) => Ok(Fetched::Found { body, etag }),
+                        Ok(body) => Ok(Fetched::Found { body, etag, content_type, url }),
                         Err(e) => {
                             let (f, cause) = classify(e);
                             Err(AttemptError::Retry(f, cause))

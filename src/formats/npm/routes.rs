@@ -5,7 +5,7 @@ use std::hash::{Hash, Hasher};
 
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::Router;
@@ -15,9 +15,15 @@ use super::errors::{npm_json, NpmError};
 use super::names::{classify, NpmPath};
 use super::tags::DistTag;
 use super::wire::{self, PutBody};
-use crate::engine::{EngineError, Rendered, RepoCtx};
+use crate::engine::{EngineError, RepoCtx};
+use crate::formats::http::{json_response, negotiate, send_blob, send_rendered, without_body};
 use crate::formats::{authorize, public_base, Access, FormatState};
 use crate::model::{AssetName, PackageFormat, PackageId, Version};
+
+/// The full packument's media type.
+const FULL: &str = "application/json";
+/// The abbreviated ("corgi") packument's media type.
+const ABBREVIATED: &str = "application/vnd.npm.install-v1+json";
 
 /// The npm routes.
 pub fn routes(state: FormatState) -> Router {
@@ -84,48 +90,12 @@ async fn handle(
         )),
         _ => Ok(npm_json(StatusCode::NOT_FOUND, "Not found")),
     };
-    let mut resp = res.unwrap_or_else(IntoResponse::into_response);
+    let resp = res.unwrap_or_else(IntoResponse::into_response);
     if head {
-        *resp.body_mut() = Body::empty();
-    }
-    resp
-}
-
-fn json_response(body: Vec<u8>) -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
-}
-
-fn accepts_gzip(headers: &HeaderMap) -> bool {
-    headers.get_all(header::ACCEPT_ENCODING).iter().filter_map(|v| v.to_str().ok()).any(|v| v.contains("gzip"))
-}
-
-fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
-    headers
-        .get_all(header::IF_NONE_MATCH)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .any(|v| v.split(',').any(|t| t.trim().trim_start_matches("W/") == etag || t.trim() == "*"))
-}
-
-/// Sends a ready document: 304 on a matching ETag, gzip when accepted.
-fn send_rendered(doc: &Rendered, content_type: &'static str, headers: &HeaderMap) -> Response {
-    let etag = HeaderValue::from_str(&doc.etag).unwrap_or(HeaderValue::from_static("\"\""));
-    if not_modified(headers, &doc.etag) {
-        return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
-    }
-    let mut resp = if accepts_gzip(headers) && !doc.gzip.is_empty() {
-        let mut r = Response::new(Body::from(doc.gzip.clone()));
-        r.headers_mut().insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-        r
+        without_body(resp)
     } else {
-        Response::new(Body::from(doc.body.clone()))
-    };
-    let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    h.insert(header::ETAG, etag);
-    h.insert(header::VARY, HeaderValue::from_static("Accept, Accept-Encoding"));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    resp
+        resp
+    }
 }
 
 fn endpoint(st: &FormatState, ctx: &RepoCtx, headers: &HeaderMap) -> String {
@@ -133,10 +103,10 @@ fn endpoint(st: &FormatState, ctx: &RepoCtx, headers: &HeaderMap) -> String {
 }
 
 async fn packument(st: &FormatState, ctx: &RepoCtx, p: &PackageId, headers: &HeaderMap) -> Result<Response> {
-    let abbreviated = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|a| a.contains("application/vnd.npm.install-v1+json"));
+    // The full document unless the client prefers the abbreviated one; an Accept naming
+    // neither still gets the full document, as registries answer.
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    let abbreviated = negotiate(accept, &[FULL, ABBREVIATED]) == Some(ABBREVIATED);
     let inputs = st.engine.view_inputs(ctx, p).await?;
     let endpoint = endpoint(st, ctx, headers);
     let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -149,7 +119,7 @@ async fn packument(st: &FormatState, ctx: &RepoCtx, p: &PackageId, headers: &Hea
         let view = engine.build_view(ctx, p, &inputs)?;
         Ok(wire::packument(&endpoint, &view, abbreviated))
     })?;
-    let ct = if abbreviated { "application/vnd.npm.install-v1+json" } else { "application/json" };
+    let ct = if abbreviated { ABBREVIATED } else { FULL };
     Ok(send_rendered(&doc, ct, headers))
 }
 
@@ -168,20 +138,8 @@ async fn version(st: &FormatState, ctx: &RepoCtx, p: &PackageId, v: &str, header
 
 async fn tarball(st: &FormatState, ctx: &RepoCtx, p: &PackageId, file: &str, headers: &HeaderMap) -> Result<Response> {
     let asset = AssetName::new(file).map_err(EngineError::from)?;
-    let body = st.engine.fetch_asset(ctx, p, &asset).await?;
-    let etag = format!("\"{}\"", body.sha256);
-    if not_modified(headers, &etag) {
-        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
-    }
-    let mut resp = Response::new(Body::from_stream(body.stream));
-    let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
-    h.insert(header::CONTENT_LENGTH, HeaderValue::from(body.size));
-    if let Ok(v) = HeaderValue::from_str(&etag) {
-        h.insert(header::ETAG, v);
-    }
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=31536000, immutable"));
-    Ok(resp)
+    let body = st.engine.fetch_asset(ctx, p, None, &asset).await?;
+    Ok(send_blob(body, "application/octet-stream", headers))
 }
 
 async fn put_package(

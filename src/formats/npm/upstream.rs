@@ -5,7 +5,9 @@ use base64::Engine as _;
 use serde_json::Value;
 
 use super::names::{full_name, parse_name};
-use crate::engine::{DependencyRequest, DocumentError, Format, UpstreamAsset, UpstreamPackage, UpstreamVersion};
+use crate::engine::{
+    DependencyRequest, DocumentError, Format, UpstreamAsset, UpstreamDocument, UpstreamPackage, UpstreamVersion,
+};
 use crate::model::{AssetName, PackageFormat, PackageId, Version};
 
 /// The npm format.
@@ -45,8 +47,8 @@ impl Format for Npm {
         format!("{}/{}", base.trim_end_matches('/'), full_name(pkg).replace('/', "%2f"))
     }
 
-    fn parse_upstream(&self, _pkg: &PackageId, body: &[u8]) -> Result<UpstreamPackage, DocumentError> {
-        let doc: Value = serde_json::from_slice(body).map_err(|e| DocumentError::Syntax(Box::new(e)))?;
+    fn parse_upstream(&self, _pkg: &PackageId, doc: &UpstreamDocument<'_>) -> Result<UpstreamPackage, DocumentError> {
+        let doc: Value = serde_json::from_slice(doc.body).map_err(|e| DocumentError::Syntax(Box::new(e)))?;
         let obj = doc.as_object().ok_or(DocumentError::Shape("a packument must be a JSON object"))?;
         let times = obj.get("time").and_then(Value::as_object);
         let mut versions = Vec::new();
@@ -67,6 +69,8 @@ impl Format for Npm {
                                 .and_then(|d| d.get("integrity"))
                                 .and_then(Value::as_str)
                                 .and_then(sha512_of_integrity),
+                            size: None,
+                            attributes: Default::default(),
                         });
                     }
                 }

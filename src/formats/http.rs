@@ -1,0 +1,164 @@
+//! HTTP helpers every format shares: ready documents (strong ETag, 304, gzip), immutable blob
+//! responses, and content negotiation by `Accept` with quality values.
+
+use axum::body::Body;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use crate::engine::{AssetBody, Rendered};
+
+/// A JSON body.
+pub(crate) fn json_response(body: Vec<u8>) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// Whether the client takes a gzip-encoded body.
+pub(crate) fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers.get_all(header::ACCEPT_ENCODING).iter().filter_map(|v| v.to_str().ok()).any(|v| {
+        v.split(',').any(|coding| {
+            let mut parts = coding.split(';');
+            let name = parts.next().unwrap_or("").trim();
+            name.eq_ignore_ascii_case("gzip") && quality(parts) > 0.0
+        })
+    })
+}
+
+/// Whether `If-None-Match` names `etag` (a `W/` prefix and `*` match too).
+pub(crate) fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.split(',').any(|t| t.trim().trim_start_matches("W/") == etag || t.trim() == "*"))
+}
+
+/// Sends a ready document: 304 on a matching ETag, gzip when accepted. Nothing is encoded or
+/// hashed here: the bytes, their gzip form and the ETag were made once, when rendered.
+pub(crate) fn send_rendered(doc: &Rendered, content_type: &'static str, headers: &HeaderMap) -> Response {
+    let etag = HeaderValue::from_str(&doc.etag).unwrap_or(HeaderValue::from_static("\"\""));
+    if not_modified(headers, &doc.etag) {
+        return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
+    }
+    let mut resp = if accepts_gzip(headers) && !doc.gzip.is_empty() {
+        let mut r = Response::new(Body::from(doc.gzip.clone()));
+        r.headers_mut().insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        r
+    } else {
+        Response::new(Body::from(doc.body.clone()))
+    };
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(header::ETAG, etag);
+    h.insert(header::VARY, HeaderValue::from_static("Accept, Accept-Encoding"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    resp
+}
+
+/// Streams a stored asset: the bytes under a digest never change, so its SHA-256 is a strong
+/// ETag and clients may cache it for good.
+pub(crate) fn send_blob(body: AssetBody, content_type: &'static str, headers: &HeaderMap) -> Response {
+    let etag = format!("\"{}\"", body.sha256);
+    if not_modified(headers, &etag) {
+        return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
+    }
+    let mut resp = Response::new(Body::from_stream(body.stream));
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(body.size));
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        h.insert(header::ETAG, v);
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=31536000, immutable"));
+    resp
+}
+
+/// A HEAD answer: the GET's status and headers without its body.
+pub(crate) fn without_body(mut resp: Response) -> Response {
+    *resp.body_mut() = Body::empty();
+    resp
+}
+
+fn quality<'a>(params: impl Iterator<Item = &'a str>) -> f32 {
+    params
+        .filter_map(|p| p.split_once('='))
+        .find(|(k, _)| k.trim().eq_ignore_ascii_case("q"))
+        .and_then(|(_, v)| v.trim().parse::<f32>().ok())
+        .map_or(1.0, |q| q.clamp(0.0, 1.0))
+}
+
+/// Picks which of `offers` (media types in the server's order of preference) to send for an
+/// `Accept` header, by quality value; on equal quality the server's order decides. `None`
+/// without a header means "anything" (the first offer); `None` returned means nothing offered
+/// is acceptable (406).
+pub(crate) fn negotiate(accept: Option<&str>, offers: &[&'static str]) -> Option<&'static str> {
+    let Some(accept) = accept.filter(|a| !a.trim().is_empty()) else { return offers.first().copied() };
+    let ranges: Vec<(String, u8, f32)> = accept
+        .split(',')
+        .filter_map(|item| {
+            let mut parts = item.split(';');
+            let range = parts.next()?.trim().to_ascii_lowercase();
+            if range.is_empty() {
+                return None;
+            }
+            // More specific ranges win over wildcards for the same offer.
+            let specificity = match range.as_str() {
+                "*/*" => 0,
+                r if r.ends_with("/*") => 1,
+                _ => 2,
+            };
+            Some((range, specificity, quality(parts)))
+        })
+        .collect();
+    let q_of = |offer: &str| -> f32 {
+        let offer = offer.to_ascii_lowercase();
+        let major = offer.split('/').next().unwrap_or("");
+        ranges
+            .iter()
+            .filter(|(r, _, _)| r == &offer || r == "*/*" || (r.ends_with("/*") && r.trim_end_matches("/*") == major))
+            .max_by_key(|(_, s, _)| *s)
+            .map_or(0.0, |(_, _, q)| *q)
+    };
+    let mut best: Option<(&'static str, f32)> = None;
+    for &offer in offers {
+        let q = q_of(offer);
+        if q > 0.0 && best.is_none_or(|(_, bq)| q > bq) {
+            best = Some((offer, q));
+        }
+    }
+    best.map(|(o, _)| o)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const JSON: &str = "application/vnd.pypi.simple.v1+json";
+    const HTML: &str = "application/vnd.pypi.simple.v1+html";
+    const LEGACY: &str = "text/html";
+
+    #[test]
+    fn negotiation_by_quality_then_server_order() {
+        let offers = [JSON, HTML, LEGACY];
+        // pip's header.
+        let pip = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html; q=0.1, text/html; q=0.01";
+        assert_eq!(negotiate(Some(pip), &offers), Some(JSON));
+        assert_eq!(negotiate(Some("text/html"), &offers), Some(LEGACY));
+        assert_eq!(negotiate(Some("text/*"), &offers), Some(LEGACY));
+        assert_eq!(negotiate(Some("*/*"), &offers), Some(JSON));
+        assert_eq!(negotiate(None, &offers), Some(JSON));
+        assert_eq!(negotiate(Some("application/json"), &offers), None);
+        assert_eq!(negotiate(Some("application/vnd.pypi.simple.v1+json;q=0, */*;q=0.5"), &offers), Some(HTML));
+        assert_eq!(negotiate(Some("text/html;q=0.9, application/vnd.pypi.simple.v1+html"), &offers), Some(HTML));
+    }
+
+    #[test]
+    fn gzip_with_quality() {
+        let mut h = HeaderMap::new();
+        h.insert(header::ACCEPT_ENCODING, "gzip, deflate, br".parse().unwrap());
+        assert!(accepts_gzip(&h));
+        h.insert(header::ACCEPT_ENCODING, "br, gzip;q=0".parse().unwrap());
+        assert!(!accepts_gzip(&h));
+        h.insert(header::ACCEPT_ENCODING, "identity".parse().unwrap());
+        assert!(!accepts_gzip(&h));
+    }
+}
