@@ -284,12 +284,12 @@ impl Engine {
                         let parsed = tokio::task::spawn_blocking(move || {
                             f.parse_upstream(&p, &UpstreamDocument { body: &b, content_type: ct.as_deref(), url: &u })
                         })
-                            .await
-                            .map_err(|e| EngineError::Internal(format!("parsing task failed: {e}")))?
-                            .map_err(|e| {
-                                let why = UpstreamFailure::Invalid(format!("its metadata does not parse ({e})"));
-                                EngineError::upstream(pkg, up.error(why, Some(Arc::new(e))))
-                            })?;
+                        .await
+                        .map_err(|e| EngineError::Internal(format!("parsing task failed: {e}")))?
+                        .map_err(|e| {
+                            let why = UpstreamFailure::Invalid(format!("its metadata does not parse ({e})"));
+                            EngineError::upstream(pkg, up.error(why, Some(Arc::new(e))))
+                        })?;
                         Some(Arc::new(parsed))
                     }
                     None => None,

@@ -39,7 +39,7 @@ pub use packages::AssetBody;
 pub use publish::{PublishAsset, PublishRequest};
 pub use render::Rendered;
 pub use upload::{StagedBlob, Upload};
-pub use views::{PackageView, ViewInputs, ViewVersion};
+pub use views::{PackageView, ViewAsset, ViewInputs, ViewVersion};
 
 use crate::config::Config;
 use crate::model::{PackageFormat, PackageId};

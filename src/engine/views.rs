@@ -11,7 +11,9 @@ use super::metadata::{CachedUpstream, Freshness};
 use super::packages::package_missing;
 use super::upstream::Priority;
 use super::{Engine, RepoCtx};
-use crate::model::{Asset, AssetName, PackageId, PackageVersionStatus, RepositoryName, RepositoryRecord, Version};
+use crate::model::{
+    Asset, AssetAttributes, AssetName, PackageId, PackageVersionStatus, RepositoryName, RepositoryRecord, Version,
+};
 use crate::store::catalog;
 
 /// One version as a repository shows it.
@@ -21,12 +23,25 @@ pub struct ViewVersion {
     pub version: Version,
     /// The format's per-version metadata.
     pub metadata: serde_json::Value,
-    /// Asset names with the digests clients check (`sha1`, `sha512` hex, `sha256`).
-    pub assets: Vec<(AssetName, BTreeMap<String, String>)>,
+    /// Its files.
+    pub assets: Vec<ViewAsset>,
     /// Status (always listed here).
     pub status: PackageVersionStatus,
     /// Publication time, when known.
     pub published_time: Option<String>,
+}
+
+/// One file of a version as a repository shows it.
+#[derive(Debug, Clone)]
+pub struct ViewAsset {
+    /// File name.
+    pub name: AssetName,
+    /// The digests clients check (`sha1`, `sha512` hex, `sha256`), stored or declared.
+    pub hashes: BTreeMap<String, String>,
+    /// Size in bytes, when known.
+    pub size: Option<u64>,
+    /// What the format's index says about the file.
+    pub attributes: AssetAttributes,
 }
 
 /// What a repository shows of a package.
@@ -113,7 +128,16 @@ impl Engine {
                         continue;
                     }
                     versions.push(ViewVersion {
-                        assets: rec.assets.iter().map(|a| (a.name.clone(), asset_hashes(a))).collect(),
+                        assets: rec
+                            .assets
+                            .iter()
+                            .map(|a| ViewAsset {
+                                name: a.name.clone(),
+                                hashes: asset_hashes(a),
+                                size: Some(a.size),
+                                attributes: a.attributes.clone(),
+                            })
+                            .collect(),
                         version: rec.version,
                         metadata: rec.metadata,
                         status: rec.status,
@@ -143,7 +167,12 @@ impl Engine {
                                     if let Some(s) = &a.sha256 {
                                         h.insert("sha256".into(), s.clone());
                                     }
-                                    (a.name.clone(), h)
+                                    ViewAsset {
+                                        name: a.name.clone(),
+                                        hashes: h,
+                                        size: a.size,
+                                        attributes: a.attributes.clone(),
+                                    }
                                 })
                                 .collect(),
                             status: PackageVersionStatus::Published,

@@ -5,7 +5,7 @@ use axum::body::Body;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use crate::engine::{AssetBody, Rendered};
+use crate::engine::{AssetBody, EngineError, Rendered, UpstreamFailure};
 
 /// A JSON body.
 pub(crate) fn json_response(body: Vec<u8>) -> Response {
@@ -76,6 +76,53 @@ pub(crate) fn send_blob(body: AssetBody, content_type: &'static str, headers: &H
 pub(crate) fn without_body(mut resp: Response) -> Response {
     *resp.body_mut() = Body::empty();
     resp
+}
+
+/// How every format answers an engine error: the status, and the message a client may see
+/// (`None`: an internal failure, logged here and answered "internal error").
+pub(crate) fn error_status(e: &EngineError) -> (StatusCode, Option<String>) {
+    let status = match e {
+        EngineError::Validation(_) | EngineError::Quota(_) => StatusCode::BAD_REQUEST,
+        EngineError::NotFound { .. } => StatusCode::NOT_FOUND,
+        EngineError::Conflict { .. } => StatusCode::CONFLICT,
+        EngineError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+        EngineError::Forbidden(_) => StatusCode::FORBIDDEN,
+        // CodeArtifact answers a still-running ingestion with 404 and this message.
+        EngineError::IngestionInProgress => StatusCode::NOT_FOUND,
+        // An upstream that is down (or not configured) will not be back within a client's
+        // retries: a 404 naming the outage lets it fail (or skip an optional dependency) at
+        // once instead of retrying 5xx answers for about a minute.
+        EngineError::Upstream { source, .. } if source.is_outage() => StatusCode::NOT_FOUND,
+        EngineError::Upstream { source, .. } => match source.failure {
+            UpstreamFailure::Timeout => StatusCode::GATEWAY_TIMEOUT,
+            UpstreamFailure::RateLimited { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::BAD_GATEWAY,
+        },
+        EngineError::Store(err) => {
+            tracing::error!(error = %err, "storage failure");
+            return (StatusCode::INTERNAL_SERVER_ERROR, None);
+        }
+        EngineError::Internal(detail) => {
+            tracing::error!(error = %detail, "internal error");
+            return (StatusCode::INTERNAL_SERVER_ERROR, None);
+        }
+    };
+    (status, Some(e.to_string()))
+}
+
+/// The headers that go with an engine error: `Retry-After` for a rate limit, the challenge
+/// (`scheme`: npm sends Bearer tokens; pip, twine, Maven and NuGet answer a Basic challenge)
+/// for a missing token.
+pub(crate) fn error_headers(e: &EngineError, scheme: &'static str, resp: &mut Response) {
+    if let EngineError::Upstream { source, .. } = e {
+        if let UpstreamFailure::RateLimited { retry_after: Some(d) } = source.failure {
+            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(d.as_secs().max(1)));
+        }
+    }
+    if resp.status() == StatusCode::UNAUTHORIZED {
+        let challenge = if scheme == "Basic" { "Basic realm=\"depot\"" } else { "Bearer realm=\"depot\"" };
+        resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+    }
 }
 
 fn quality<'a>(params: impl Iterator<Item = &'a str>) -> f32 {

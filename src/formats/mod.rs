@@ -4,6 +4,7 @@
 
 pub(crate) mod http;
 pub mod npm;
+pub mod pypi;
 
 use axum::http::HeaderMap;
 use base64::Engine as _;

@@ -28,7 +28,7 @@ use crate::formats::{self, FormatState};
 
 /// Every format Depot serves: one line per format.
 pub fn formats() -> Vec<Arc<dyn Format>> {
-    vec![Arc::new(formats::npm::Npm)]
+    vec![Arc::new(formats::npm::Npm), Arc::new(formats::pypi::Pypi)]
 }
 
 /// The whole HTTP application for `engine` on a listener bound to `bound`.
@@ -38,7 +38,8 @@ pub fn app(engine: Arc<Engine>, bound: std::net::SocketAddr) -> Router {
     let router = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .merge(api::routes(ApiState { engine: engine.clone() }))
-        .merge(formats::npm::routes(fstate))
+        .merge(formats::npm::routes(fstate.clone()))
+        .merge(formats::pypi::routes(fstate))
         .fallback(|| async { (StatusCode::NOT_FOUND, axum::Json(serde_json::json!({ "error": "Not found" }))) });
     // Validated at load, so this cannot fail here; the defaults keep a hand-built config usable.
     let limits = cfg.transport_limits().unwrap_or(crate::config::TransportLimits {

@@ -38,7 +38,7 @@ const ABBREVIATED: [&str; 19] = [
 /// The `dist` object with Depot's tarball URL and the digests of the stored (or declared) bytes.
 fn dist(endpoint: &str, pkg: &PackageId, v: &ViewVersion, original: Option<&Value>) -> Value {
     let mut d = original.and_then(Value::as_object).cloned().unwrap_or_default();
-    if let Some((name, hashes)) = v.assets.first() {
+    if let Some(crate::engine::ViewAsset { name, hashes, .. }) = v.assets.first() {
         d.insert("tarball".into(), Value::String(tarball_url(endpoint, pkg, name)));
         if let Some(s) = hashes.get("sha1") {
             d.insert("shasum".into(), Value::String(s.clone()));
