@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use crate::model::{AssetAttributes, AssetName, PackageFormat, PackageId, Version};
+use crate::store::ReadSeek;
 
 /// A file of an upstream version, as the upstream declares it.
 #[derive(Debug, Clone, PartialEq)]
@@ -77,6 +78,17 @@ pub enum DocumentError {
     Shape(&'static str),
 }
 
+/// What a format learned from one file's bytes.
+#[derive(Debug, Clone, Default)]
+pub struct Inspection {
+    /// Version metadata read from the file (PyPI: its core metadata), kept when the upstream's
+    /// index gave none.
+    pub metadata: Option<serde_json::Value>,
+    /// The file's core-metadata bytes, stored as a blob of their own and advertised with the
+    /// file (PEP 658).
+    pub core_metadata: Option<Vec<u8>>,
+}
+
 /// A dependency edge to prefetch: a package and the range or tag the dependent asks for.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct DependencyRequest {
@@ -108,6 +120,17 @@ pub trait Format: Send + Sync + 'static {
     /// The `Accept` header sent for upstream metadata.
     fn upstream_metadata_accept(&self) -> &'static str {
         "application/json"
+    }
+
+    /// Looks inside a file before it is stored (blocking: the engine calls it off the async
+    /// workers). `Ok(None)`: nothing to learn (the default).
+    fn inspect_asset(
+        &self,
+        _pkg: &PackageId,
+        _asset: &AssetName,
+        _file: &mut dyn ReadSeek,
+    ) -> Result<Option<Inspection>, DocumentError> {
+        Ok(None)
     }
 
     /// Dependencies of a just-ingested version to prefetch in the background.

@@ -277,6 +277,7 @@ impl Engine {
         let up = self.upstreams.get(&job.connection).ok_or_else(|| self.unconfigured(&job.connection, pkg))?;
         let what = format!("{pkg}@{}", job.version);
         let mut assets = Vec::with_capacity(uv.assets.len());
+        let mut metadata = uv.metadata.clone();
         for a in &uv.assets {
             let mut resp = up.get_asset(&a.url, urgency).await.map_err(|e| EngineError::upstream(&what, e))?;
             let mut w = self.blobs.begin().await?;
@@ -311,17 +312,26 @@ impl Engine {
             if a.size.is_some_and(|s| s != d.size) {
                 return Err(mismatch("size"));
             }
+            let mut attributes = a.attributes.clone();
+            if let Some(found) = self.inspect_pending(pkg, &a.name, pending.reader()).await {
+                if let Some(core) = found.core_metadata {
+                    attributes.core_metadata = Some(self.store_companion(&core).await?);
+                }
+                if metadata.is_null() {
+                    metadata = found.metadata.unwrap_or(serde_json::Value::Null);
+                }
+            }
             let digests = pending.commit().await?;
             let mut asset = asset_from_digests(a.name.clone(), &digests);
-            asset.attributes = a.attributes.clone();
+            asset.attributes = attributes;
             assets.push(asset);
         }
         let rec = PackageVersionRecord {
             version: job.version.clone(),
             status: PackageVersionStatus::Published,
-            revision: revision(&assets, &uv.metadata),
+            revision: revision(&assets, &metadata),
             assets,
-            metadata: uv.metadata.clone(),
+            metadata,
             published_time: uv.published_time.clone().unwrap_or_else(now_rfc3339),
             origin: Origin::External { connection: job.connection.clone() },
         };

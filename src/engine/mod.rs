@@ -14,6 +14,7 @@ pub mod error;
 pub mod format;
 mod hosts;
 mod ingest;
+mod inspect;
 mod metadata;
 mod packages;
 mod publish;
@@ -32,7 +33,8 @@ pub use auth::{Auth, Principal};
 pub use domains::RepoCtx;
 pub use error::{EngineError, ResourceType, Result, UpstreamError, UpstreamFailure};
 pub use format::{
-    DependencyRequest, DocumentError, Format, UpstreamAsset, UpstreamDocument, UpstreamPackage, UpstreamVersion,
+    DependencyRequest, DocumentError, Format, Inspection, UpstreamAsset, UpstreamDocument, UpstreamPackage,
+    UpstreamVersion,
 };
 pub use hosts::{normalize_host, HostRefusal};
 pub use packages::AssetBody;

@@ -64,9 +64,16 @@ pub trait BlobWriter: Send {
 pub trait PendingBlob: Send {
     /// Digests of the written bytes.
     fn digests(&self) -> &BlobDigests;
+    /// Reads the written bytes back (blocking I/O: call it off the async workers), so a format
+    /// can look inside a file before it is accepted.
+    fn reader(&self) -> Result<Box<dyn ReadSeek>, StoreError>;
     /// Makes the blob visible under its SHA-256.
     async fn commit(self: Box<Self>) -> Result<BlobDigests, StoreError>;
 }
+
+/// A blocking reader that can seek (zip archives are read from their end).
+pub trait ReadSeek: std::io::Read + std::io::Seek + Send {}
+impl<T: std::io::Read + std::io::Seek + Send> ReadSeek for T {}
 
 /// Content-addressed blob storage (a directory by default; S3-compatible storage later).
 #[async_trait]
@@ -183,6 +190,10 @@ impl BlobWriter for DirWriter {
 impl PendingBlob for DirPending {
     fn digests(&self) -> &BlobDigests {
         &self.digests
+    }
+    fn reader(&self) -> Result<Box<dyn ReadSeek>, StoreError> {
+        let path = self.tmp.0.as_ref().ok_or_else(|| StoreError::Backend("pending blob has no file".into()))?;
+        Ok(Box::new(std::io::BufReader::new(std::fs::File::open(path).map_err(io_err)?)))
     }
     async fn commit(mut self: Box<Self>) -> Result<BlobDigests, StoreError> {
         let h = self.digests.sha256.hex();

@@ -13,7 +13,7 @@ mod memory;
 pub mod private;
 mod redb_store;
 
-pub use blobs::{BlobDigests, BlobStore, DirBlobStore, PendingBlob};
+pub use blobs::{BlobDigests, BlobStore, DirBlobStore, PendingBlob, ReadSeek};
 pub use memory::MemoryStore;
 pub use redb_store::RedbStore;
 

@@ -185,9 +185,18 @@ async fn file(
     let bad =
         || EngineError::not_found(crate::engine::ResourceType::Asset, filename, format!("file {filename} not found"));
     let v = names::version(version).ok_or_else(bad)?;
-    let asset = AssetName::new(filename).map_err(|_| bad())?;
-    if !names::is_distribution(filename) || names::version_of_file(p.name.as_str(), filename).is_none() {
+    // PEP 658: `<file>.metadata` is the file's core metadata.
+    let (dist_name, metadata) = match filename.strip_suffix(".metadata") {
+        Some(d) => (d, true),
+        None => (filename, false),
+    };
+    let asset = AssetName::new(dist_name).map_err(|_| bad())?;
+    if !names::is_distribution(dist_name) || names::version_of_file(p.name.as_str(), dist_name).is_none() {
         return Err(bad().into());
+    }
+    if metadata {
+        let body = st.engine.fetch_core_metadata(ctx, p, &v, &asset).await?;
+        return Ok(send_blob(body, "text/plain; charset=utf-8", headers));
     }
     let body = st.engine.fetch_asset(ctx, p, Some(&v), &asset).await?;
     Ok(send_blob(body, "application/octet-stream", headers))

@@ -92,6 +92,11 @@ pub(crate) fn project_json(endpoint: &str, view: &PackageView) -> Vec<u8> {
             if let Some(t) = &a.attributes.upload_time {
                 f.insert("upload-time".into(), t.as_str().into());
             }
+            if let Some(m) = &a.attributes.core_metadata {
+                // PEP 714's name, and PEP 658's older one that pip 23 still reads.
+                f.insert("core-metadata".into(), json!({ "sha256": m.hex() }));
+                f.insert("dist-info-metadata".into(), json!({ "sha256": m.hex() }));
+            }
             files.push(Value::Object(f));
         }
     }
@@ -118,6 +123,10 @@ pub(crate) fn project_html(endpoint: &str, view: &PackageView) -> Vec<u8> {
             }
             if let Some(y) = &a.attributes.yanked {
                 let _ = write!(out, " data-yanked=\"{}\"", escape(y));
+            }
+            if let Some(m) = &a.attributes.core_metadata {
+                let _ =
+                    write!(out, " data-core-metadata=\"sha256={0}\" data-dist-info-metadata=\"sha256={0}\"", m.hex());
             }
             let _ = writeln!(out, ">{}</a><br/>", escape(a.name.as_str()));
         }

@@ -6,9 +6,12 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::names;
-use crate::engine::{DocumentError, Format, UpstreamAsset, UpstreamDocument, UpstreamPackage, UpstreamVersion};
+use super::{dist, names};
+use crate::engine::{
+    DocumentError, Format, Inspection, UpstreamAsset, UpstreamDocument, UpstreamPackage, UpstreamVersion,
+};
 use crate::model::{AssetAttributes, AssetName, PackageFormat, PackageId, Version};
+use crate::store::ReadSeek;
 
 /// The PyPI format.
 pub struct Pypi;
@@ -88,6 +91,21 @@ impl Format for Pypi {
 
     fn compare_versions(&self, a: &Version, b: &Version) -> std::cmp::Ordering {
         names::compare(a, b)
+    }
+
+    /// Reads a distribution's core metadata: a wheel's is served on its own (PEP 658); an
+    /// sdist's `PKG-INFO` only fills in the version's metadata (it may declare fields dynamic).
+    fn inspect_asset(
+        &self,
+        _pkg: &PackageId,
+        asset: &AssetName,
+        file: &mut dyn ReadSeek,
+    ) -> Result<Option<Inspection>, DocumentError> {
+        let bytes = dist::core_metadata(asset.as_str(), file).map_err(|e| DocumentError::Syntax(Box::new(e)))?;
+        Ok(Some(Inspection {
+            metadata: dist::parse_metadata(&bytes),
+            core_metadata: asset.as_str().ends_with(".whl").then_some(bytes),
+        }))
     }
 }
 
