@@ -122,6 +122,12 @@ pub trait Format: Send + Sync + 'static {
         "application/json"
     }
 
+    /// Whether a version holds several files published one at a time (PyPI: an sdist and
+    /// wheels), so a publish may add a file to a version published earlier.
+    fn multi_asset_versions(&self) -> bool {
+        false
+    }
+
     /// Looks inside a file before it is stored (blocking: the engine calls it off the async
     /// workers). `Ok(None)`: nothing to learn (the default).
     fn inspect_asset(

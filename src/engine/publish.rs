@@ -10,7 +10,8 @@ use super::upload::StagedBlob;
 use super::upstream::Priority;
 use super::{Engine, RepoCtx};
 use crate::model::{
-    now_rfc3339, AssetName, Origin, PackageId, PackageRecord, PackageVersionRecord, PackageVersionStatus, Version,
+    now_rfc3339, Asset, AssetAttributes, AssetName, Origin, PackageId, PackageRecord, PackageVersionRecord,
+    PackageVersionStatus, Version,
 };
 use crate::store::catalog;
 
@@ -20,6 +21,10 @@ pub struct PublishAsset {
     pub name: AssetName,
     /// Its bytes, staged (durable, hashed, invisible) until the publish is decided.
     pub blob: StagedBlob,
+    /// What the format's index says about it (PyPI: requires-python, upload time).
+    pub attributes: AssetAttributes,
+    /// Its core metadata (PEP 658), stored as a blob of its own if the publish is accepted.
+    pub core_metadata: Option<Vec<u8>>,
 }
 
 /// A publish of one version.
@@ -48,35 +53,13 @@ impl Engine {
         let v = &req.version;
         // Decide before committing anything: the staged blobs are invisible, and every early
         // return drops them, which deletes their temp files.
-        let digests: Vec<crate::model::Sha256> = req.assets.iter().map(|a| a.blob.digests().sha256).collect();
         let existing =
             self.read(|tx| Ok::<_, EngineError>(catalog::version(tx, &ctx.domain, &ctx.repo.name, pkg, v)?))?;
         if let Some(rec) = existing {
-            let same = rec.assets.len() == req.assets.len()
-                && rec
-                    .assets
-                    .iter()
-                    .zip(req.assets.iter().zip(&digests))
-                    .all(|(a, (b, d))| a.name == b.name && &a.sha256 == d);
-            if same {
-                self.set_tags(ctx, pkg, &req.tags)?;
-                return Ok(false);
-            }
-            return Err(EngineError::conflict(
-                ResourceType::PackageVersion,
-                format!("{pkg}@{v}"),
-                format!(
-                    "version {v} of package {pkg} already exists in repository {} with different content",
-                    ctx.repo.name
-                ),
-            ));
+            return self.publish_into_existing(ctx, req, rec).await;
         }
         self.check_not_upstream(ctx, pkg, v, since).await?;
-        let mut assets = Vec::with_capacity(req.assets.len());
-        for a in req.assets {
-            let digests = a.blob.commit().await?;
-            assets.push(asset_from_digests(a.name, &digests));
-        }
+        let assets = self.commit_assets(req.assets).await?;
         let rec = PackageVersionRecord {
             version: v.clone(),
             status: PackageVersionStatus::Published,
@@ -102,6 +85,79 @@ impl Engine {
         self.gens.bump_package(ctx.domain.as_str(), pkg);
         tracing::info!(repo.name = %ctx.repo.name, pkg.name = %pkg, pkg.version = %v, "published");
         Ok(true)
+    }
+
+    /// A publish to a version the repository has: each file already there with the same bytes
+    /// is a no-op, with other bytes a 409; new files are added only where the format has
+    /// several files per version (PyPI) and the version was published here, never to a
+    /// version that came from an upstream.
+    async fn publish_into_existing(
+        self: &Arc<Self>,
+        ctx: &RepoCtx,
+        req: PublishRequest,
+        rec: PackageVersionRecord,
+    ) -> Result<bool> {
+        let (pkg, v) = (&req.package, &req.version);
+        let conflict = |what: String| {
+            EngineError::conflict(
+                ResourceType::PackageVersion,
+                format!("{pkg}@{v}"),
+                format!("version {v} of package {pkg} already exists in repository {} {what}", ctx.repo.name),
+            )
+        };
+        let mut new = Vec::new();
+        for a in req.assets {
+            match rec.assets.iter().find(|x| x.name == a.name) {
+                Some(x) if x.sha256 == a.blob.digests().sha256 => {}
+                Some(x) => return Err(conflict(format!("with a different {}", x.name))),
+                None => new.push(a),
+            }
+        }
+        if new.is_empty() {
+            self.set_tags(ctx, pkg, &req.tags)?;
+            return Ok(false);
+        }
+        let multi = self.format(pkg.format).is_some_and(|f| f.multi_asset_versions());
+        if !multi || !matches!(rec.origin, Origin::Internal { .. }) {
+            return Err(conflict("with different content".into()));
+        }
+        let added = self.commit_assets(new).await?;
+        self.write(|tx| {
+            let mut cur = catalog::version(tx, &ctx.domain, &ctx.repo.name, pkg, v)?
+                .ok_or_else(|| conflict("no more: it was deleted concurrently".into()))?;
+            for a in &added {
+                match cur.assets.iter().find(|x| x.name == a.name) {
+                    Some(x) if x.sha256 == a.sha256 => {}
+                    Some(_) => return Err(conflict(format!("with a different {}, published concurrently", a.name))),
+                    None => cur.assets.push(a.clone()),
+                }
+            }
+            if cur.metadata.is_null() {
+                cur.metadata = req.metadata.clone();
+            }
+            cur.revision = revision(&cur.assets, &cur.metadata);
+            catalog::put_version(tx, &ctx.domain, &ctx.repo.name, pkg, &cur)?;
+            Ok(())
+        })?;
+        self.gens.bump_package(ctx.domain.as_str(), pkg);
+        tracing::info!(repo.name = %ctx.repo.name, pkg.name = %pkg, pkg.version = %v, files = added.len(), "added files to a version");
+        Ok(true)
+    }
+
+    /// Makes accepted files visible, with their core metadata stored beside them.
+    async fn commit_assets(&self, assets: Vec<PublishAsset>) -> Result<Vec<Asset>> {
+        let mut out = Vec::with_capacity(assets.len());
+        for a in assets {
+            let mut attributes = a.attributes;
+            if let Some(core) = &a.core_metadata {
+                attributes.core_metadata = Some(self.store_companion(core).await?);
+            }
+            let digests = a.blob.commit().await?;
+            let mut asset = asset_from_digests(a.name, &digests);
+            asset.attributes = attributes;
+            out.push(asset);
+        }
+        Ok(out)
     }
 
     async fn check_not_upstream(

@@ -46,6 +46,11 @@ impl StagedBlob {
         self.pending.digests()
     }
 
+    /// Reads the staged bytes back (blocking I/O), so a format can validate the file.
+    pub fn reader(&self) -> Result<Box<dyn crate::store::ReadSeek>> {
+        Ok(self.pending.reader()?)
+    }
+
     /// Makes the blob visible under its SHA-256; only `Engine::publish` does this.
     pub(super) async fn commit(self) -> Result<BlobDigests> {
         Ok(self.pending.commit().await?)

@@ -214,7 +214,12 @@ pub(crate) fn parse_put(pkg: &PackageId, skeleton: &[u8], blob: Option<StagedBlo
         package: pkg.clone(),
         version,
         metadata,
-        assets: vec![PublishAsset { name: AssetName::new(expected_file)?, blob }],
+        assets: vec![PublishAsset {
+            name: AssetName::new(expected_file)?,
+            blob,
+            attributes: Default::default(),
+            core_metadata: None,
+        }],
         tags,
     }))
 }

@@ -7,6 +7,7 @@ mod errors;
 mod names;
 mod routes;
 mod simple;
+mod upload;
 mod upstream;
 
 pub use routes::routes;

@@ -21,6 +21,7 @@ use crate::model::{AssetName, PackageFormat, PackageId};
 pub fn routes(state: FormatState) -> Router {
     Router::new()
         .route("/{domain_owner}/pypi/{repo}/", any(root))
+        .route("/{domain_owner}/pypi/{repo}", any(root))
         .route("/{domain_owner}/pypi/{repo}/{*rest}", any(handle))
         .with_state(state)
 }
@@ -63,15 +64,30 @@ fn classify(rest: &str) -> PypiPath<'_> {
     }
 }
 
-async fn root(State(_st): State<FormatState>, method: Method, headers: HeaderMap) -> Response {
+/// `POST <endpoint>`: twine's uploads, and pip search's XML-RPC.
+async fn root(
+    State(st): State<FormatState>,
+    method: Method,
+    Path((domain_owner, repo)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let xml = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|c| c.contains("xml"));
     if method == Method::POST && xml {
         return xmlrpc_fault();
     }
-    if method == Method::POST {
-        return text(StatusCode::NOT_IMPLEMENTED, "uploads (twine) are not supported by this Depot version yet");
+    if method != Method::POST {
+        return text(StatusCode::NOT_FOUND, "Not found: the package index is at simple/");
     }
-    text(StatusCode::NOT_FOUND, "Not found: the package index is at simple/")
+    // Authorized from the headers alone: nothing of the body is read for a caller without a token.
+    let ctx = match authorize(&st.engine, &domain_owner, &repo, &headers, Access::Write, st.anonymous_reads) {
+        Ok(c) => c,
+        Err(e) => return PypiError(e).into_response(),
+    };
+    match super::upload::upload(&st.engine, &ctx, &headers, body).await {
+        Ok(r) => r,
+        Err(e) => PypiError(e).into_response(),
+    }
 }
 
 /// `pip search` speaks XML-RPC; CodeArtifact has no search, and pip prints a fault's text.

@@ -14,8 +14,9 @@ pub(crate) const JSON: &str = "application/vnd.pypi.simple.v1+json";
 pub(crate) const HTML: &str = "application/vnd.pypi.simple.v1+html";
 /// PEP 503's original media type.
 pub(crate) const LEGACY_HTML: &str = "text/html";
-/// What a page is offered as, in the order Depot prefers on equal quality.
-pub(crate) const OFFERS: [&str; 3] = [JSON, HTML, LEGACY_HTML];
+/// What a page is offered as, in the order Depot prefers on equal quality: a client that
+/// accepts anything (`*/*`) gets the HTML every client reads; pip and uv rank JSON first.
+pub(crate) const OFFERS: [&str; 3] = [LEGACY_HTML, HTML, JSON];
 
 const API_VERSION: &str = "1.1";
 
