@@ -166,3 +166,63 @@ async fn fake_upstream_serves_pip_directly() {
     assert_eq!(r.status(), 304);
     assert_eq!(fake.not_modified(), 1);
 }
+
+/// The fake's knobs do what the Depot tests rely on (plain HTTP, no Depot, no pip): injected
+/// 503s and 502s, a real stop and restart on the same port, a new release, corrupted bytes
+/// under the declared hash, yanking, and relative links.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fake_upstream_knobs_behave() {
+    let fake = FakePypi::start().await;
+    let c = no_redirects();
+    let page = format!("{}/simple/idna/", fake.url());
+    let get_json = || c.get(&page).header("Accept", PIP_ACCEPT).send();
+
+    fake.fail_next(2);
+    assert_eq!(get_json().await.unwrap().status(), 503);
+    assert_eq!(get_json().await.unwrap().status(), 503);
+    let r = get_json().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with(JSON_TYPE));
+    let json: Value = r.json().await.unwrap();
+    assert_eq!(json["versions"], serde_json::json!(["3.20"]));
+    assert_eq!(json["files"][1]["url"], format!("{}/files/idna-3.20-py3-none-any.whl", fake.url()));
+    assert!(json["files"][1].get("upload-time").is_none());
+
+    fake.set_outage(true);
+    assert_eq!(get_json().await.unwrap().status(), 502);
+    fake.set_outage(false);
+    fake.stop();
+    assert!(get_json().await.is_err(), "port closed");
+    fake.restart().await;
+    assert_eq!(get_json().await.unwrap().status(), 200);
+
+    fake.publish_file("idna", "3.21", "idna-3.21-py3-none-any.whl", b"wheel bytes".to_vec(), Some(">=3.8"));
+    fake.set_yanked("idna-3.20.tar.gz", Some("broken"));
+    fake.relative_urls(true);
+    let json: Value = get_json().await.unwrap().json().await.unwrap();
+    assert_eq!(json["versions"], serde_json::json!(["3.20", "3.21"]));
+    let new = &json["files"][2];
+    assert_eq!(new["url"], "../../files/idna-3.21-py3-none-any.whl");
+    assert_eq!(new["hashes"]["sha256"], sha256_hex(b"wheel bytes"));
+    assert_eq!(new["requires-python"], ">=3.8");
+    assert_eq!(json["files"][0]["yanked"], "broken");
+    let r = c.get(format!("{}/files/idna-3.21-py3-none-any.whl", fake.url())).send().await.unwrap();
+    assert_eq!(&r.bytes().await.unwrap()[..], b"wheel bytes");
+
+    fake.replace_file("idna-3.20-py3-none-any.whl", b"corrupt".to_vec());
+    let json: Value = get_json().await.unwrap().json().await.unwrap();
+    assert_eq!(json["files"][1]["hashes"]["sha256"], declared_sha256("idna-3.20-py3-none-any.whl"));
+    let r = c.get(format!("{}/files/idna-3.20-py3-none-any.whl", fake.url())).send().await.unwrap();
+    assert_eq!(&r.bytes().await.unwrap()[..], b"corrupt");
+
+    fake.html_only(true);
+    let r = get_json().await.unwrap();
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(r.text().await.unwrap().contains("href=\"../../files/idna-3.21-py3-none-any.whl#sha256="));
+    let r = c.get(format!("{}/simple", fake.url())).send().await.unwrap();
+    assert_eq!((r.status().as_u16(), r.headers()["location"].to_str().unwrap()), (301, "/simple/"));
+    let r = c.get(format!("{}/simple/", fake.url())).send().await.unwrap();
+    assert!(r.text().await.unwrap().contains("<a href=\"/simple/charset-normalizer/\">"));
+    assert_eq!(fake.hits("/simple/idna/"), 8, "every request counted, failures included, none while stopped");
+    assert_eq!(c.get(format!("{}/simple/nope/", fake.url())).send().await.unwrap().status(), 404);
+}

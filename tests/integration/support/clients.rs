@@ -213,6 +213,10 @@ impl Aws {
             ["list-package-versions", "--domain", domain, "--repository", repo, "--format", "pypi", "--package", pkg];
         let out = self.run(&args).await;
         if !out.status.success() {
+            // Only "no such package" means "no versions"; any other failure (an API that
+            // refuses the format, say) must not pass for an empty store.
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(err.contains("ResourceNotFoundException"), "list-package-versions {pkg} failed: {err}");
             return vec![];
         }
         let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);

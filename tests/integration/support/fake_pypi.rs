@@ -167,7 +167,18 @@ impl FakePypi {
         if self.server.lock().unwrap_or_else(|e| e.into_inner()).is_some() {
             return;
         }
-        let listener = TcpListener::bind(self.addr).await.expect("re-bind fake pypi port");
+        // The aborted server task drops its listener on its next poll, not at once.
+        let mut tries = 0;
+        let listener = loop {
+            match TcpListener::bind(self.addr).await {
+                Ok(l) => break l,
+                Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && tries < 100 => {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(e) => panic!("re-bind fake pypi port {}: {e}", self.addr),
+            }
+        };
         let server = spawn_server(listener, self.shared.clone());
         let old = self.server.lock().unwrap_or_else(|e| e.into_inner()).replace(server);
         if let Some(old) = old {
