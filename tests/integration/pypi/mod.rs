@@ -135,6 +135,15 @@ async fn fake_upstream_serves_pip_directly() {
     .await;
     venv.python_ok("import requests, docopt").await;
 
+    // What the Depot tests expect of pip itself, checked here against a plain index.
+    let dest = scratch.path().join("pins");
+    let d = dest.to_str().unwrap();
+    let out = venv.pip_ok(&["download", "--no-deps", "--index-url", &index, "-d", d, "requests<2.33"]).await;
+    assert!(dest.join("requests-2.32.5-py3-none-any.whl").exists(), "not the yanked 2.32.0:\n{out}");
+    let out = venv.pip_ok(&["download", "--no-deps", "--index-url", &index, "-d", d, "requests==2.32.0"]).await;
+    assert!(out.contains(YANK_REASON), "pip shows the yank reason:\n{out}");
+    venv.pip_ok(&["download", "--no-deps", "--index-url", &index, "-d", d, "Charset.Normalizer==3.5.2"]).await;
+
     // HTML-only pages with relative links: pip resolves them against the page URL.
     fake.html_only(true);
     fake.relative_urls(true);
