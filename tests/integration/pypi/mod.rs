@@ -143,6 +143,10 @@ async fn fake_upstream_serves_pip_directly() {
     let out = venv.pip_ok(&["download", "--no-deps", "--index-url", &index, "-d", d, "requests==2.32.0"]).await;
     assert!(out.contains(YANK_REASON), "pip shows the yank reason:\n{out}");
     venv.pip_ok(&["download", "--no-deps", "--index-url", &index, "-d", d, "Charset.Normalizer==3.5.2"]).await;
+    let py39 = scratch.path().join("py39");
+    let args = ["download", "--no-deps", "--only-binary", ":all:", "--python-version", "3.9", "--index-url", &index];
+    venv.pip_ok(&[&args[..], &["-d", py39.to_str().unwrap(), "requests"]].concat()).await;
+    assert!(py39.join("requests-2.32.5-py3-none-any.whl").exists(), "2.34.2 requires Python >= 3.10");
 
     // HTML-only pages with relative links: pip resolves them against the page URL.
     fake.html_only(true);

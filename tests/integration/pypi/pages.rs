@@ -21,8 +21,9 @@ fn anchor<'a>(html: &'a str, filename: &str) -> &'a str {
 
 /// `requests` 2.32.0 is yanked upstream with a reason: the HTML page says so in `data-yanked`
 /// on both its files and carries `data-requires-python` HTML-escaped; the JSON page has the
-/// reason in `yanked`; `pip install 'requests<2.33'` skips the yanked 2.32.0 for 2.32.5, and
-/// pinning 2.32.0 shows pip's warning with the reason.
+/// reason in `yanked`; `pip install 'requests<2.33'` skips the yanked 2.32.0 for 2.32.5,
+/// pinning 2.32.0 shows pip's warning with the reason, and a download for Python 3.9 picks
+/// 2.32.5 (2.34.2 requires `>=3.10`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn yanked_files_and_requires_python_reach_pip() {
     let (_fake, depot, aws) = pypi_app_and_store(|b| b).await;
@@ -61,6 +62,11 @@ async fn yanked_files_and_requires_python_reach_pip() {
         .pip_ok(&["download", "--no-deps", "--index-url", &index, "-d", dest.to_str().unwrap(), "requests==2.32.0"])
         .await;
     assert!(out.contains(YANK_REASON), "pip shows the yank reason:\n{out}");
+    // Requires-Python reaches pip: for Python 3.9 the newest acceptable release is 2.32.5.
+    let py39 = depot.scratch("py39");
+    let args = ["download", "--no-deps", "--only-binary", ":all:", "--python-version", "3.9", "--index-url", &index];
+    venv.pip_ok(&[&args[..], &["-d", py39.to_str().unwrap(), "requests"]].concat()).await;
+    assert!(py39.join("requests-2.32.5-py3-none-any.whl").exists(), "2.34.2 requires Python >= 3.10");
 }
 
 /// PEP 503 URLs: `simple` → 301 `simple/`, `simple/requests` → 301 `simple/requests/`,
