@@ -10,6 +10,7 @@ mod npm_install;
 mod publish;
 mod publish_limits;
 mod publish_stream;
+mod pypi;
 mod transport;
 mod upstream;
 mod walkthrough;

@@ -205,3 +205,37 @@ pub fn fresh_home(base: &Path, name: &str) -> PathBuf {
     std::fs::create_dir_all(&p).unwrap();
     p
 }
+
+impl Aws {
+    /// `list-package-versions --format pypi` (sorted as text; empty when the package is absent).
+    pub async fn pypi_versions(&self, domain: &str, repo: &str, pkg: &str) -> Vec<String> {
+        let args =
+            ["list-package-versions", "--domain", domain, "--repository", repo, "--format", "pypi", "--package", pkg];
+        let out = self.run(&args).await;
+        if !out.status.success() {
+            // Only "no such package" means "no versions"; any other failure (an API that
+            // refuses the format, say) must not pass for an empty store.
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(err.contains("ResourceNotFoundException"), "list-package-versions {pkg} failed: {err}");
+            return vec![];
+        }
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        let mut vs: Vec<String> = v["versions"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|x| x["version"].as_str().map(str::to_string)).collect())
+            .unwrap_or_default();
+        vs.sort();
+        vs
+    }
+
+    /// `list-packages --format pypi` names, sorted.
+    pub async fn pypi_package_names(&self, domain: &str, repo: &str) -> Vec<String> {
+        let v = self.ok(&["list-packages", "--domain", domain, "--repository", repo, "--format", "pypi"]).await;
+        let mut names: Vec<String> = v["packages"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|p| p["package"].as_str().map(str::to_string)).collect())
+            .unwrap_or_default();
+        names.sort();
+        names
+    }
+}

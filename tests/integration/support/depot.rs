@@ -70,6 +70,11 @@ impl TestDepot {
         format!("{}/{domain}-{}/npm/{repo}/", self.url, self.account)
     }
 
+    /// The PyPI endpoint of a repository, ending in `/` (pip's index is `<endpoint>simple/`).
+    pub fn pypi_endpoint(&self, domain: &str, repo: &str) -> String {
+        format!("{}/{domain}-{}/pypi/{repo}/", self.url, self.account)
+    }
+
     /// An `aws` runner pointed at this Depot with its admin key.
     pub fn aws(&self) -> Aws {
         Aws::new(&self.url, &self.region, AKID, SECRET)
@@ -181,6 +186,11 @@ impl DepotBuilder {
     /// Points `public:npmjs` at a (fake) upstream.
     pub fn npm_upstream(self, url: &str) -> Self {
         self.env("DEPOT_UPSTREAM_PUBLIC_NPMJS", url)
+    }
+
+    /// Points `public:pypi` at a (fake) upstream: its root or its `…/simple/` URL.
+    pub fn pypi_upstream(self, url: &str) -> Self {
+        self.env("DEPOT_UPSTREAM_PUBLIC_PYPI", url)
     }
 
     /// Listens on `host:<port>` (e.g. `localhost`) instead of `127.0.0.1:<port>`.

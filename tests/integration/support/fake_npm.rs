@@ -479,9 +479,15 @@ fn not_found() -> Response {
 // task per connection that outlives the accept loop, so aborting the server task alone
 // would leave keep-alive connections answering.
 
-struct KillableListener {
+pub(super) struct KillableListener {
     inner: TcpListener,
     kill: watch::Receiver<bool>,
+}
+
+/// The same listener for the other fakes (`fake_pypi`): every connection it accepted dies when
+/// `kill` turns true.
+pub(super) fn killable_listener(inner: TcpListener, kill: watch::Receiver<bool>) -> KillableListener {
+    KillableListener { inner, kill }
 }
 
 impl axum::serve::Listener for KillableListener {
@@ -512,7 +518,7 @@ impl axum::serve::Listener for KillableListener {
     }
 }
 
-struct KillableIo {
+pub(super) struct KillableIo {
     inner: TcpStream,
     killed: Pin<Box<dyn Future<Output = ()> + Send>>,
     dead: bool,

@@ -16,6 +16,8 @@
 pub mod clients;
 pub mod depot;
 pub mod fake_npm;
+pub mod fake_pypi;
+pub mod python;
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -64,4 +66,16 @@ pub async fn app_and_store(
 /// The shared fixtures directory.
 pub fn fixtures() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures")
+}
+
+/// The PyPI twin of [`app_and_store`]: a fake PyPI upstream, Depot in front of it, and domain
+/// `acme` with `app` → `store`, `store` having `public:pypi`.
+pub async fn pypi_app_and_store(
+    configure: impl FnOnce(depot::DepotBuilder) -> depot::DepotBuilder,
+) -> (fake_pypi::FakePypi, depot::TestDepot, clients::Aws) {
+    let fake = fake_pypi::FakePypi::start().await;
+    let depot = configure(depot::TestDepot::builder().pypi_upstream(&fake.url())).start().await;
+    let aws = depot.aws();
+    aws.setup("acme", &[("app", &["store"], None), ("store", &[], Some("public:pypi"))]).await;
+    (fake, depot, aws)
 }
