@@ -20,10 +20,9 @@ use serde::{Deserialize, Serialize};
 use sha2::Digest;
 use tokio::sync::{watch, Semaphore};
 
-use super::error::UpstreamFailure;
 use super::error::{EngineError, Result};
 use super::metadata::Freshness;
-use super::packages::{asset_from_digests, revision};
+use super::packages::revision;
 use super::upstream::{Priority, Urgency};
 use super::{Engine, RepoCtx};
 use crate::model::{
@@ -274,58 +273,7 @@ impl Engine {
                 )
             })?
             .clone();
-        let up = self.upstreams.get(&job.connection).ok_or_else(|| self.unconfigured(&job.connection, pkg))?;
-        let what = format!("{pkg}@{}", job.version);
-        let mut assets = Vec::with_capacity(uv.assets.len());
-        let mut metadata = uv.metadata.clone();
-        for a in &uv.assets {
-            let mut resp = up.get_asset(&a.url, urgency).await.map_err(|e| EngineError::upstream(&what, e))?;
-            let mut w = self.blobs.begin().await?;
-            while let Some(chunk) =
-                resp.chunk().await.map_err(|e| EngineError::upstream(&what, up.transport_error(e)))?
-            {
-                w.write(&chunk).await?;
-            }
-            let pending = w.finish().await?;
-            let d = pending.digests();
-            let mismatch = |declared: &str| {
-                EngineError::upstream(
-                    &what,
-                    up.error(
-                        UpstreamFailure::Invalid(format!(
-                            "{} does not match the upstream's declared {declared}",
-                            a.name
-                        )),
-                        None,
-                    ),
-                )
-            };
-            if a.sha512.as_ref().is_some_and(|s| s != &d.sha512) {
-                return Err(mismatch("sha512 integrity"));
-            }
-            if a.sha1.as_ref().is_some_and(|s| !s.eq_ignore_ascii_case(&d.sha1)) {
-                return Err(mismatch("sha1 shasum"));
-            }
-            if a.sha256.as_ref().is_some_and(|s| !s.eq_ignore_ascii_case(&d.sha256.hex())) {
-                return Err(mismatch("sha256"));
-            }
-            if a.size.is_some_and(|s| s != d.size) {
-                return Err(mismatch("size"));
-            }
-            let mut attributes = a.attributes.clone();
-            if let Some(found) = self.inspect_pending(pkg, &a.name, pending.reader()).await {
-                if let Some(core) = found.core_metadata {
-                    attributes.core_metadata = Some(self.store_companion(&core).await?);
-                }
-                if metadata.is_null() {
-                    metadata = found.metadata.unwrap_or(serde_json::Value::Null);
-                }
-            }
-            let digests = pending.commit().await?;
-            let mut asset = asset_from_digests(a.name.clone(), &digests);
-            asset.attributes = attributes;
-            assets.push(asset);
-        }
+        let (assets, metadata) = self.download_version(&job.connection, pkg, &uv, urgency).await?;
         let rec = PackageVersionRecord {
             version: job.version.clone(),
             status: PackageVersionStatus::Published,

@@ -10,6 +10,7 @@
 
 pub mod auth;
 mod domains;
+mod download;
 pub mod error;
 pub mod format;
 mod hosts;

@@ -1,0 +1,85 @@
+//! Downloading an upstream version's files: each streamed into a pending blob while it is
+//! hashed, checked against what the upstream declared, looked inside by the format, and only
+//! when every file passed, committed. A version with one bad file stores nothing.
+
+use serde_json::Value;
+
+use super::error::{EngineError, Result, UpstreamFailure};
+use super::format::UpstreamVersion;
+use super::packages::asset_from_digests;
+use super::upstream::Urgency;
+use super::Engine;
+use crate::model::{Asset, PackageId};
+
+impl Engine {
+    /// The files of `uv` from `conn`, committed, and the version's metadata (the upstream's, or
+    /// what the format read from a file when the upstream gave none).
+    pub(super) async fn download_version(
+        &self,
+        conn: &str,
+        pkg: &PackageId,
+        uv: &UpstreamVersion,
+        urgency: &Urgency,
+    ) -> Result<(Vec<Asset>, Value)> {
+        let up = self.upstreams.get(conn).ok_or_else(|| self.unconfigured(conn, pkg))?;
+        let what = format!("{pkg}@{}", uv.version);
+        // Every file is downloaded and verified before any becomes visible: a version with one
+        // bad file stores nothing.
+        let mut staged = Vec::with_capacity(uv.assets.len());
+        let mut metadata = uv.metadata.clone();
+        for a in &uv.assets {
+            let mut resp = up.get_asset(&a.url, urgency).await.map_err(|e| EngineError::upstream(&what, e))?;
+            let mut w = self.blobs.begin().await?;
+            while let Some(chunk) =
+                resp.chunk().await.map_err(|e| EngineError::upstream(&what, up.transport_error(e)))?
+            {
+                w.write(&chunk).await?;
+            }
+            let pending = w.finish().await?;
+            let d = pending.digests();
+            let mismatch = |declared: &str| {
+                EngineError::upstream(
+                    &what,
+                    up.error(
+                        UpstreamFailure::Invalid(format!(
+                            "{} does not match the upstream's declared {declared}",
+                            a.name
+                        )),
+                        None,
+                    ),
+                )
+            };
+            if a.sha512.as_ref().is_some_and(|s| s != &d.sha512) {
+                return Err(mismatch("sha512 integrity"));
+            }
+            if a.sha1.as_ref().is_some_and(|s| !s.eq_ignore_ascii_case(&d.sha1)) {
+                return Err(mismatch("sha1 shasum"));
+            }
+            if a.sha256.as_ref().is_some_and(|s| !s.eq_ignore_ascii_case(&d.sha256.hex())) {
+                return Err(mismatch("sha256"));
+            }
+            if a.size.is_some_and(|s| s != d.size) {
+                return Err(mismatch("size"));
+            }
+            let mut core = None;
+            if let Some(found) = self.inspect_pending(pkg, &a.name, pending.reader()).await {
+                core = found.core_metadata;
+                if metadata.is_null() {
+                    metadata = found.metadata.unwrap_or(serde_json::Value::Null);
+                }
+            }
+            staged.push((a.name.clone(), pending, a.attributes.clone(), core));
+        }
+        let mut assets = Vec::with_capacity(staged.len());
+        for (name, pending, mut attributes, core) in staged {
+            if let Some(core) = core {
+                attributes.core_metadata = Some(self.store_companion(&core).await?);
+            }
+            let digests = pending.commit().await?;
+            let mut asset = asset_from_digests(name, &digests);
+            asset.attributes = attributes;
+            assets.push(asset);
+        }
+        Ok((assets, metadata))
+    }
+}
