@@ -93,6 +93,11 @@ impl Format for Pypi {
         names::compare(a, b)
     }
 
+    /// A release holds an sdist and wheels, uploaded one file at a time.
+    fn multi_asset_versions(&self) -> bool {
+        true
+    }
+
     /// Reads a distribution's core metadata: a wheel's is served on its own (PEP 658); an
     /// sdist's `PKG-INFO` only fills in the version's metadata (it may declare fields dynamic).
     fn inspect_asset(

@@ -8,6 +8,7 @@
 mod freshness;
 mod install;
 mod pages;
+mod upload;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
