@@ -262,3 +262,46 @@ async fn uv_installs_the_fixture_project() {
     let v = venv.python_ok("import requests, docopt; print(requests.__version__)").await;
     assert_eq!(v.trim(), "2.34.2");
 }
+
+/// `aws codeartifact login --tool pip` and `--tool twine` configure the real clients: pip
+/// installs and twine uploads with nothing else set.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_configures_pip_and_twine() {
+    let (_fake, depot, aws) = pypi_app_and_store(|b| b).await;
+    let venv = Venv::create(&depot.scratch("login"), "venv").await;
+    let aws = aws.with_path(&venv.dir.join("bin"));
+    aws.ok(&["login", "--tool", "pip", "--domain", "acme", "--repository", "app"]).await;
+    let conf = aws.home.join(".config/pip/pip.conf");
+    let written = std::fs::read_to_string(&conf).unwrap_or_else(|e| panic!("{}: {e}", conf.display()));
+    let endpoint = depot.pypi_endpoint("acme", "app");
+    let host_path = endpoint.trim_start_matches("http://");
+    assert!(
+        written.contains("index-url = http://aws:") && written.contains(&format!("@{host_path}simple/")),
+        "{written}"
+    );
+    let venv = venv.with_config(&conf);
+    venv.pip_ok(&["install", "requests==2.34.2"]).await;
+    venv.python_ok("import requests").await;
+
+    aws.ok(&["login", "--tool", "twine", "--domain", "acme", "--repository", "app"]).await;
+    let pypirc = aws.home.join(".pypirc");
+    let written = std::fs::read_to_string(&pypirc).unwrap();
+    assert!(
+        written.contains(&format!("repository = {endpoint}")) || written.contains(&format!("repository: {endpoint}")),
+        "{written}"
+    );
+    let index = depot_index(&depot, &aws, "app").await;
+    let (sdist, _) = build(&depot.scratch("build"), &venv, "tiny-pkg", "3.0.0", "login", &index).await;
+    let args = [
+        "upload",
+        "--disable-progress-bar",
+        "--config-file",
+        pypirc.to_str().unwrap(),
+        "--repository",
+        "codeartifact",
+        sdist.to_str().unwrap(),
+    ];
+    let out = run(&pyclient("twine"), &args, &venv.home, &venv.home).await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(aws.pypi_versions("acme", "app", "tiny-pkg").await, ["3.0.0"]);
+}

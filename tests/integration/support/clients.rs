@@ -19,6 +19,8 @@ pub struct Aws {
     secret: String,
     /// The HOME the CLI (and `login`'s npm config) uses.
     pub home: PathBuf,
+    /// Searched before PATH (`login` runs the `pip` it finds there).
+    path_prefix: Option<PathBuf>,
     _tmp: std::sync::Arc<tempfile::TempDir>,
 }
 
@@ -32,6 +34,7 @@ impl Aws {
             key: key.into(),
             secret: secret.into(),
             home: tmp.path().to_path_buf(),
+            path_prefix: None,
             _tmp: tmp,
         }
     }
@@ -46,14 +49,24 @@ impl Aws {
         Self { region: region.into(), ..self.clone() }
     }
 
+    /// The same runner with `dir` searched first for programs (`login --tool pip` runs `pip`).
+    pub fn with_path(&self, dir: &Path) -> Self {
+        Self { path_prefix: Some(dir.to_path_buf()), ..self.clone() }
+    }
+
     /// Runs `aws codeartifact <args> --endpoint-url <depot>`.
     pub async fn run(&self, args: &[&str]) -> Output {
+        let path = std::env::var("PATH").unwrap_or_default();
+        let path = match &self.path_prefix {
+            Some(p) => format!("{}:{path}", p.display()),
+            None => path,
+        };
         Command::new(aws_bin())
             .arg("codeartifact")
             .args(args)
             .args(["--endpoint-url", &self.endpoint, "--output", "json"])
             .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("PATH", path)
             .env("HOME", &self.home)
             .env("AWS_ACCESS_KEY_ID", &self.key)
             .env("AWS_SECRET_ACCESS_KEY", &self.secret)
