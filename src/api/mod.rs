@@ -2,10 +2,11 @@
 //! the SDKs call it. Every request is SigV4-verified against the configured admin keys
 //! before it reaches a handler; handlers decode, make one engine call and encode.
 //! Operation groups: `domains`, `repositories`, `tokens` (authorization tokens and
-//! endpoints), `packages`. Wire shapes live in `shapes`; errors in `error`.
+//! endpoints), `packages` (listings), `package_ops` (describe, assets, dependencies, readme). Wire shapes live in `shapes`; errors in `error`.
 
 mod domains;
 mod error;
+mod package_ops;
 mod packages;
 mod params;
 mod repositories;
@@ -64,6 +65,12 @@ pub fn routes(state: ApiState) -> Router {
         .route("/v1/authorization-token", post(tokens::get_authorization_token))
         .route("/v1/packages", post(packages::list_packages))
         .route("/v1/package/versions", post(packages::list_package_versions))
+        .route("/v1/package", get(package_ops::describe_package))
+        .route("/v1/package/version", get(package_ops::describe_package_version))
+        .route("/v1/package/version/assets", post(package_ops::list_package_version_assets))
+        .route("/v1/package/version/asset", get(package_ops::get_package_version_asset))
+        .route("/v1/package/version/dependencies", post(package_ops::list_package_version_dependencies))
+        .route("/v1/package/version/readme", get(package_ops::get_package_version_readme))
         .route("/v1/{*rest}", any(|| async { ApiError::UnknownOperation }))
         .layer(middleware::from_fn_with_state(state.clone(), verify_signature))
         .with_state(state)

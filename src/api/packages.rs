@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use super::params::{self, Params};
 use super::{ApiResult, ApiState};
 use crate::engine::EngineError;
-use crate::model::{Namespace, Origin, PackageFormat, PackageId, PackageName, PackageVersionStatus};
+use crate::model::{Namespace, Origin, PackageFormat, PackageId, PackageVersionStatus};
 
 fn format_param(p: &Params, required: bool) -> Result<Option<PackageFormat>, EngineError> {
     match p.opt("format") {
@@ -67,11 +67,8 @@ pub(crate) async fn list_package_versions(State(st): State<ApiState>, RawQuery(q
     let p = Params::parse(q.as_deref());
     let ctx = st.engine.repo_ctx(&p.domain()?, p.owner()?.as_ref(), &p.repository()?)?;
     let format = format_param(&p, true)?.expect("required");
-    let pkg = PackageId {
-        format,
-        namespace: p.opt("namespace").map(Namespace::new).transpose()?,
-        name: PackageName::new(p.req("package")?)?,
-    };
+    // The format's name rules apply (PyPI: any spelling of a project name).
+    let pkg = st.engine.api_package(format, p.opt("namespace"), p.req("package")?)?;
     let status = p
         .opt("status")
         .map(|s| {
@@ -130,13 +127,9 @@ pub(crate) async fn list_package_versions(State(st): State<ApiState>, RawQuery(q
     let items: Vec<Value> = page
         .iter()
         .map(|v| {
-            let (entry, kind) = match &v.origin {
-                Origin::Internal { repository } => (json!({ "repositoryName": repository }), "INTERNAL"),
-                Origin::External { connection } => (json!({ "externalConnectionName": connection }), "EXTERNAL"),
-            };
             json!({
                 "version": v.version, "revision": v.revision, "status": v.status.as_str(),
-                "origin": { "domainEntryPoint": entry, "originType": kind },
+                "origin": super::package_ops::origin(&v.origin),
             })
         })
         .collect();

@@ -153,4 +153,82 @@ pub trait Format: Send + Sync + 'static {
     fn compare_versions(&self, a: &Version, b: &Version) -> std::cmp::Ordering {
         a.as_str().cmp(b.as_str())
     }
+
+    // The read-only package operations (DescribePackageVersion and friends): how the API's
+    // names and the stored per-version metadata map to CodeArtifact's fields. Defaults: names
+    // as given, no details.
+
+    /// The stored id of a package named in an API request (PyPI: any spelling → the normalised
+    /// name); `None` for a name the format cannot have.
+    fn api_package_id(&self, namespace: Option<&str>, name: &str) -> Option<PackageId> {
+        Some(PackageId {
+            format: self.format(),
+            namespace: namespace.map(crate::model::Namespace::new).transpose().ok()?,
+            name: crate::model::PackageName::new(name).ok()?,
+        })
+    }
+
+    /// A version named in an API request, in the form it is stored under (PyPI: PEP 440 normal form).
+    fn api_version(&self, version: &str) -> Option<Version> {
+        Version::new(version).ok()
+    }
+
+    /// An asset's name in the management API (npm: `package.tgz`, CodeArtifact's one name for
+    /// every npm tarball); requests may use either this name or the stored one.
+    fn api_asset_name(&self, asset: &AssetName) -> String {
+        asset.as_str().to_string()
+    }
+
+    /// Descriptive fields of a version from its stored metadata.
+    fn version_details(&self, _metadata: &serde_json::Value) -> VersionDetails {
+        VersionDetails::default()
+    }
+
+    /// The dependencies a version declares.
+    fn dependencies(&self, _metadata: &serde_json::Value) -> Vec<Dependency> {
+        Vec::new()
+    }
+
+    /// The version's readme text, if its metadata carries one.
+    fn readme(&self, _metadata: &serde_json::Value) -> Option<String> {
+        None
+    }
+}
+
+/// A license as a version declares it (DescribePackageVersion's `licenses`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct License {
+    /// Its name or SPDX expression.
+    pub name: String,
+    /// Where its text is, when the version says.
+    pub url: Option<String>,
+}
+
+/// What DescribePackageVersion reports beyond the stored record, read from the format's own
+/// per-version metadata.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VersionDetails {
+    /// The name as the package's author writes it (npm: `@scope/name`; PyPI: the `Name` field).
+    pub display_name: Option<String>,
+    /// One-line description.
+    pub summary: Option<String>,
+    /// Home page URL.
+    pub home_page: Option<String>,
+    /// Source repository URL.
+    pub source_code_repository: Option<String>,
+    /// Declared licenses.
+    pub licenses: Vec<License>,
+}
+
+/// One dependency a version declares (ListPackageVersionDependencies).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Dependency {
+    /// The dependency's namespace (npm scope without `@`).
+    pub namespace: Option<String>,
+    /// The dependency's name.
+    pub package: String,
+    /// The format's kind of dependency (npm: `regular`, `dev`, `peer`, `optional`).
+    pub dependency_type: Option<String>,
+    /// The range or specifier as written.
+    pub version_requirement: Option<String>,
 }

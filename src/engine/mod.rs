@@ -9,6 +9,7 @@
 //! tracked in the job table so it resumes after a restart.
 
 pub mod auth;
+mod describe;
 mod domains;
 mod download;
 pub mod error;
@@ -31,11 +32,12 @@ use std::time::Duration;
 
 pub use crate::store::BlobDigests;
 pub use auth::{Auth, Principal};
+pub use describe::StoredAsset;
 pub use domains::RepoCtx;
 pub use error::{EngineError, ResourceType, Result, UpstreamError, UpstreamFailure};
 pub use format::{
-    DependencyRequest, DocumentError, Format, Inspection, UpstreamAsset, UpstreamDocument, UpstreamPackage,
-    UpstreamVersion,
+    Dependency, DependencyRequest, DocumentError, Format, Inspection, License, UpstreamAsset, UpstreamDocument,
+    UpstreamPackage, UpstreamVersion, VersionDetails,
 };
 pub use hosts::{normalize_host, HostRefusal};
 pub use packages::AssetBody;

@@ -1,9 +1,10 @@
 //! The npm format: the registry protocol (`routes`), packument rendering and publish parsing
 //! (`wire`), names and paths (`names`), the upstream adapter and prefetch rule (`upstream`),
-//! npm's error shape (`errors`), request bodies and their per-route limits (`body`), the
+//! what the management API reports about a version (`details`), npm's error shape (`errors`), request bodies and their per-route limits (`body`), the
 //! streaming publish-body scanner (`scan`), and dist-tag names (`tags`).
 
 mod body;
+mod details;
 mod errors;
 mod names;
 mod routes;

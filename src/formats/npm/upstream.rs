@@ -150,6 +150,31 @@ impl Format for Npm {
     fn compare_versions(&self, a: &Version, b: &Version) -> std::cmp::Ordering {
         compare(a.as_str(), b.as_str())
     }
+
+    /// `name` or `@scope/name` rules; the API passes the scope (without `@`) as the namespace.
+    fn api_package_id(&self, namespace: Option<&str>, name: &str) -> Option<PackageId> {
+        parse_name(&match namespace {
+            Some(ns) => format!("@{ns}/{name}"),
+            None => name.to_string(),
+        })
+    }
+
+    /// CodeArtifact names every npm tarball `package.tgz` in its API.
+    fn api_asset_name(&self, _asset: &AssetName) -> String {
+        "package.tgz".to_string()
+    }
+
+    fn version_details(&self, metadata: &Value) -> crate::engine::VersionDetails {
+        super::details::version_details(metadata)
+    }
+
+    fn dependencies(&self, metadata: &Value) -> Vec<crate::engine::Dependency> {
+        super::details::dependencies(metadata)
+    }
+
+    fn readme(&self, metadata: &Value) -> Option<String> {
+        super::details::readme(metadata)
+    }
 }
 
 /// Dist-tags of a stored manifest map, for tests.

@@ -2,6 +2,7 @@
 //! downloads at `<endpoint>simple/<project>/<version>/<file>`, and the upstream adapter
 //! (`Pypi`) reading a simple index.
 
+mod details;
 mod dist;
 mod errors;
 mod names;

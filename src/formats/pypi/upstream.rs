@@ -93,6 +93,28 @@ impl Format for Pypi {
         names::compare(a, b)
     }
 
+    /// Any spelling of a project name finds it (PEP 503); PyPI has no namespaces.
+    fn api_package_id(&self, namespace: Option<&str>, name: &str) -> Option<PackageId> {
+        namespace.is_none().then(|| names::package_id(name)).flatten()
+    }
+
+    /// Versions are stored in PEP 440 normal form (`1.0-RC1` → `1.0rc1`).
+    fn api_version(&self, version: &str) -> Option<Version> {
+        names::version(version)
+    }
+
+    fn version_details(&self, metadata: &Value) -> crate::engine::VersionDetails {
+        super::details::version_details(metadata)
+    }
+
+    fn dependencies(&self, metadata: &Value) -> Vec<crate::engine::Dependency> {
+        super::details::dependencies(metadata)
+    }
+
+    fn readme(&self, metadata: &Value) -> Option<String> {
+        super::details::readme(metadata)
+    }
+
     /// A release holds an sdist and wheels, uploaded one file at a time.
     fn multi_asset_versions(&self) -> bool {
         true
