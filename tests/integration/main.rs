@@ -7,6 +7,7 @@ mod api;
 mod graph;
 mod ingestion;
 mod npm_install;
+mod package_ops;
 mod publish;
 mod publish_limits;
 mod publish_stream;
