@@ -61,8 +61,9 @@ async fn get_asset(aws: &Aws, depot: &TestDepot, base: &[&str], asset: &str, ext
     (v, std::fs::read(&out).unwrap())
 }
 
-/// An ingested npm version (debug 4.4.3 from the fake upstream, retained in `app`) and a
-/// published scoped one (@acme/util 1.0.0, PUT with a token): every operation's fields, the
+/// An ingested npm version (debug 4.4.3 from the fake upstream, retained in `app`), a
+/// published scoped one (@acme/util 1.0.0, PUT with a token) and one the real `npm publish`
+/// sent (its README.md arrives as the readme): every operation's fields, the
 /// asset named `package.tgz` as CodeArtifact names npm tarballs, its hashes equal to the
 /// downloaded bytes', the revision check, and not-found for what only an upstream has.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -209,6 +210,26 @@ async fn npm_versions_described_listed_and_downloaded() {
     let base = args("get-package-version-asset", "app", "npm", "@acme/util", &v100);
     let (_, bytes) = get_asset(&aws, &depot, &base, "package.tgz", &[]).await;
     assert_eq!(bytes, util_tgz);
+    // The real npm: its publish body carries the README file as the manifest's `readme`.
+    let home = crate::support::clients::fresh_home(&depot.scratch("npm"), "home");
+    crate::support::clients::write_npmrc(&home, &endpoint, &token);
+    let dir = depot.scratch("npm").join("greet");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("package.json"),
+        r#"{"name":"greet-acme","version":"0.1.0","description":"Says hello","license":"MIT","dependencies":{"ms":"^2.1.3"}}"#,
+    )
+    .unwrap();
+    std::fs::write(dir.join("index.js"), "module.exports = 'hello';").unwrap();
+    std::fs::write(dir.join("README.md"), "# greet-acme\n\nSays hello.\n").unwrap();
+    crate::support::clients::npm_ok(&dir, &home, &["publish"]).await;
+    let v010 = ["--package-version", "0.1.0"];
+    let r = aws.ok(&args("get-package-version-readme", "app", "npm", "greet-acme", &v010)).await;
+    assert_eq!(r["readme"].as_str().map(str::trim), Some("# greet-acme\n\nSays hello."), "{r}");
+    let d =
+        aws.ok(&args("describe-package-version", "app", "npm", "greet-acme", &v010)).await["packageVersion"].clone();
+    assert_eq!((d["summary"].as_str(), d["origin"]["originType"].as_str()), (Some("Says hello"), Some("INTERNAL")));
+
     // `store` (app's upstream) never saw it: these operations ignore the repository graph anyway.
     let err = aws.err(&args("describe-package-version", "store", "npm", "@acme/util", &v100)).await;
     assert!(err.contains("ResourceNotFoundException"), "{err}");
