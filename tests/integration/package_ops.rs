@@ -270,6 +270,8 @@ async fn pypi_versions_described_listed_and_downloaded() {
     download(&format!("{endpoint}simple/requests/2.34.2/requests-2.34.2-py3-none-any.whl"), auth).await;
 
     let p = aws.ok(&args("describe-package", "app", "pypi", "Charset_Normalizer", &[])).await;
+    let listed = aws.ok(&args("list-package-versions", "app", "pypi", "Charset.Normalizer", &[])).await;
+    assert_eq!(listed["versions"][0]["version"], "3.5.2", "any spelling lists the project: {listed}");
     assert_eq!(p["package"], json!({"format": "pypi", "name": "charset-normalizer"}));
     let v = ["--package-version", "3.5.2"];
     let d = aws.ok(&args("describe-package-version", "app", "pypi", "Charset.Normalizer", &v)).await["packageVersion"]
