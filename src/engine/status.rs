@@ -1,0 +1,200 @@
+//! The package write operations of the management API: UpdatePackageVersionsStatus,
+//! DeletePackageVersions and DeletePackage. Each is one transaction over the named
+//! repository only (upstreams are ignored), and bumps the package generation so views and
+//! ready pages rebuild. Version operations are all-or-nothing, as the guide's examples show:
+//! when any named version fails, nothing changes and the others are reported `SKIPPED`.
+
+use std::collections::BTreeMap;
+
+use super::error::{EngineError, Result};
+use super::packages::package_missing;
+use super::{Engine, RepoCtx};
+use crate::model::{PackageId, PackageVersionRecord, PackageVersionStatus, Version};
+use crate::store::catalog;
+
+/// Why one named version was not changed (CodeArtifact's `PackageVersionErrorCode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VersionFailure {
+    /// Not stored in the repository.
+    NotFound,
+    /// Its status is not the request's `expectedStatus`.
+    MismatchedStatus,
+    /// Its revision is not the one the request named.
+    MismatchedRevision,
+    /// Another named version failed, so this one was left alone.
+    Skipped,
+}
+
+impl VersionFailure {
+    /// The wire `errorCode`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::NotFound => "NOT_FOUND",
+            Self::MismatchedStatus => "MISMATCHED_STATUS",
+            Self::MismatchedRevision => "MISMATCHED_REVISION",
+            Self::Skipped => "SKIPPED",
+        }
+    }
+}
+
+/// A version that was changed: its revision and its status afterwards (`None`: deleted).
+#[derive(Debug, Clone)]
+pub struct VersionOutcome {
+    /// The version's revision (unchanged by a status change).
+    pub revision: String,
+    /// The new status, or `None` when the version was deleted.
+    pub status: Option<PackageVersionStatus>,
+}
+
+/// The per-version result of a version operation.
+#[derive(Debug, Clone, Default)]
+pub struct VersionsResult {
+    /// Changed versions.
+    pub successful: BTreeMap<String, VersionOutcome>,
+    /// Unchanged versions with the reason and a message.
+    pub failed: BTreeMap<String, (VersionFailure, String)>,
+}
+
+/// Which versions a request names, with an optional revision each.
+pub type VersionSelection = Vec<(Version, Option<String>)>;
+
+enum Change {
+    Status(PackageVersionStatus),
+    Delete,
+}
+
+impl Engine {
+    /// Sets `target` on the named versions stored in `ctx`'s repository. Unfinished and
+    /// Disposed are not targets (Disposed belongs to DisposePackageVersions).
+    pub fn update_versions_status(
+        &self,
+        ctx: &RepoCtx,
+        pkg: &PackageId,
+        versions: &VersionSelection,
+        expected: Option<PackageVersionStatus>,
+        target: PackageVersionStatus,
+    ) -> Result<VersionsResult> {
+        if !matches!(
+            target,
+            PackageVersionStatus::Published | PackageVersionStatus::Unlisted | PackageVersionStatus::Archived
+        ) {
+            return Err(EngineError::Validation(format!(
+                "targetStatus: {} is not a valid target (Published, Unlisted or Archived)",
+                target.as_str()
+            )));
+        }
+        self.change_versions(ctx, pkg, versions, expected, Change::Status(target))
+    }
+
+    /// Removes the named versions from `ctx`'s repository; they may then be published again.
+    /// Their blobs stay (DisposePackageVersions frees bytes).
+    pub fn delete_versions(
+        &self,
+        ctx: &RepoCtx,
+        pkg: &PackageId,
+        versions: &VersionSelection,
+        expected: Option<PackageVersionStatus>,
+    ) -> Result<VersionsResult> {
+        self.change_versions(ctx, pkg, versions, expected, Change::Delete)
+    }
+
+    fn change_versions(
+        &self,
+        ctx: &RepoCtx,
+        pkg: &PackageId,
+        versions: &VersionSelection,
+        expected: Option<PackageVersionStatus>,
+        change: Change,
+    ) -> Result<VersionsResult> {
+        if versions.is_empty() {
+            return Err(EngineError::Validation("versions: at least one version is required".into()));
+        }
+        let out = self.write(|tx| {
+            let mut found: Vec<PackageVersionRecord> = Vec::new();
+            let mut res = VersionsResult::default();
+            for (v, rev) in versions {
+                let Some(rec) = catalog::version(tx, &ctx.domain, &ctx.repo.name, pkg, v)? else {
+                    res.failed.insert(
+                        v.to_string(),
+                        (VersionFailure::NotFound, format!("version {v} of package {pkg} not found")),
+                    );
+                    continue;
+                };
+                if let Some(e) = expected.filter(|e| *e != rec.status) {
+                    res.failed.insert(
+                        v.to_string(),
+                        (
+                            VersionFailure::MismatchedStatus,
+                            format!("current status: {}, expected status: {}", rec.status.as_str(), e.as_str()),
+                        ),
+                    );
+                    continue;
+                }
+                if let Some(r) = rev.as_ref().filter(|r| **r != rec.revision) {
+                    res.failed.insert(
+                        v.to_string(),
+                        (
+                            VersionFailure::MismatchedRevision,
+                            format!("current revision: {}, expected revision: {r}", rec.revision),
+                        ),
+                    );
+                    continue;
+                }
+                found.push(rec);
+            }
+            if !res.failed.is_empty() {
+                for rec in found {
+                    res.failed.insert(
+                        rec.version.to_string(),
+                        (VersionFailure::Skipped, "skipped: another version of the request failed".into()),
+                    );
+                }
+                return Ok(res);
+            }
+            for mut rec in found {
+                let status = match change {
+                    Change::Status(s) => {
+                        rec.status = s;
+                        catalog::put_version(tx, &ctx.domain, &ctx.repo.name, pkg, &rec)?;
+                        Some(s)
+                    }
+                    Change::Delete => {
+                        catalog::delete_version(tx, &ctx.domain, &ctx.repo.name, pkg, &rec.version)?;
+                        None
+                    }
+                };
+                res.successful.insert(rec.version.to_string(), VersionOutcome { revision: rec.revision, status });
+            }
+            if matches!(change, Change::Delete) && catalog::versions(tx, &ctx.domain, &ctx.repo.name, pkg)?.is_empty()
+            {
+                // Tags pointing at deleted versions would dangle; an emptied package keeps
+                // its record (origin settings live there) but loses the tags.
+                if let Some(mut p) = catalog::package(tx, &ctx.domain, &ctx.repo.name, pkg)? {
+                    p.tags.clear();
+                    catalog::put_package(tx, &ctx.domain, &ctx.repo.name, pkg, &p)?;
+                }
+            }
+            Ok(res)
+        })?;
+        if !out.successful.is_empty() {
+            self.gens.bump_package(ctx.domain.as_str(), pkg);
+        }
+        Ok(out)
+    }
+
+    /// Removes a package and every version of it from `ctx`'s repository.
+    pub fn delete_package(&self, ctx: &RepoCtx, pkg: &PackageId) -> Result<()> {
+        self.write(|tx| {
+            if catalog::package(tx, &ctx.domain, &ctx.repo.name, pkg)?.is_none() {
+                return Err(package_missing(ctx, pkg));
+            }
+            for rec in catalog::versions(tx, &ctx.domain, &ctx.repo.name, pkg)? {
+                catalog::delete_version(tx, &ctx.domain, &ctx.repo.name, pkg, &rec.version)?;
+            }
+            catalog::delete_package(tx, &ctx.domain, &ctx.repo.name, pkg)?;
+            Ok(())
+        })?;
+        self.gens.bump_package(ctx.domain.as_str(), pkg);
+        Ok(())
+    }
+}
