@@ -35,10 +35,7 @@ fn status(field: &str, s: &str) -> Result<PackageVersionStatus, EngineError> {
 fn selection(st: &ApiState, f: crate::model::PackageFormat, b: &VersionsBody) -> Result<VersionSelection, EngineError> {
     let mut names: Vec<&String> = b.versions.iter().collect();
     names.extend(b.version_revisions.keys().filter(|k| !b.versions.contains(k)));
-    names
-        .into_iter()
-        .map(|n| Ok((st.engine.api_version(f, n)?, b.version_revisions.get(n).cloned())))
-        .collect()
+    names.into_iter().map(|n| Ok((st.engine.api_version(f, n)?, b.version_revisions.get(n).cloned()))).collect()
 }
 
 fn result_json(r: VersionsResult) -> Value {

@@ -146,7 +146,7 @@ impl Engine {
                 for rec in found {
                     res.failed.insert(
                         rec.version.to_string(),
-                        (VersionFailure::Skipped, "skipped: another version of the request failed".into()),
+                        (VersionFailure::Skipped, format!("version {} is skipped", rec.version)),
                     );
                 }
                 return Ok(res);
@@ -165,8 +165,7 @@ impl Engine {
                 };
                 res.successful.insert(rec.version.to_string(), VersionOutcome { revision: rec.revision, status });
             }
-            if matches!(change, Change::Delete) && catalog::versions(tx, &ctx.domain, &ctx.repo.name, pkg)?.is_empty()
-            {
+            if matches!(change, Change::Delete) && catalog::versions(tx, &ctx.domain, &ctx.repo.name, pkg)?.is_empty() {
                 // Tags pointing at deleted versions would dangle; an emptied package keeps
                 // its record (origin settings live there) but loses the tags.
                 if let Some(mut p) = catalog::package(tx, &ctx.domain, &ctx.repo.name, pkg)? {
