@@ -2,7 +2,8 @@
 //! the SDKs call it. Every request is SigV4-verified against the configured admin keys
 //! before it reaches a handler; handlers decode, make one engine call and encode.
 //! Operation groups: `domains`, `repositories`, `tokens` (authorization tokens and
-//! endpoints), `packages` (listings), `package_ops` (describe, assets, dependencies, readme). Wire shapes live in `shapes`; errors in `error`.
+//! endpoints), `packages` (listings), `package_ops` (describe, assets, dependencies, readme),
+//! `package_writes` (status changes and deletes). Wire shapes live in `shapes`; errors in `error`.
 
 mod domains;
 mod error;

@@ -80,7 +80,9 @@ pub(crate) async fn delete_package_versions(
 ) -> ApiResult {
     let p = Params::parse(q.as_deref());
     let t = target(&st, &p)?;
-    let b: VersionsBody = params::body(&body)?;
+    let mut b: VersionsBody = params::body(&body)?;
+    // DeletePackageVersions has no `versionRevisions` in the spec.
+    b.version_revisions.clear();
     let expected = b.expected_status.as_deref().map(|s| status("expectedStatus", s)).transpose()?;
     let sel = selection(&st, t.pkg.format, &b)?;
     let r = st.engine.delete_versions(&t.ctx, &t.pkg, &sel, expected)?;

@@ -23,6 +23,9 @@ pub enum VersionFailure {
     MismatchedRevision,
     /// Another named version failed, so this one was left alone.
     Skipped,
+    /// The change is not allowed from the version's status (a disposed version has no
+    /// bytes left to publish; it can only be deleted).
+    NotAllowed,
 }
 
 impl VersionFailure {
@@ -33,6 +36,7 @@ impl VersionFailure {
             Self::MismatchedStatus => "MISMATCHED_STATUS",
             Self::MismatchedRevision => "MISMATCHED_REVISION",
             Self::Skipped => "SKIPPED",
+            Self::NotAllowed => "NOT_ALLOWED",
         }
     }
 }
@@ -130,6 +134,13 @@ impl Engine {
                     );
                     continue;
                 }
+                if matches!(change, Change::Status(_)) && rec.status == PackageVersionStatus::Disposed {
+                    res.failed.insert(
+                        v.to_string(),
+                        (VersionFailure::NotAllowed, format!("version {v} is disposed; it can only be deleted")),
+                    );
+                    continue;
+                }
                 if let Some(r) = rev.as_ref().filter(|r| **r != rec.revision) {
                     res.failed.insert(
                         v.to_string(),
@@ -165,12 +176,15 @@ impl Engine {
                 };
                 res.successful.insert(rec.version.to_string(), VersionOutcome { revision: rec.revision, status });
             }
-            if matches!(change, Change::Delete) && catalog::versions(tx, &ctx.domain, &ctx.repo.name, pkg)?.is_empty() {
-                // Tags pointing at deleted versions would dangle; an emptied package keeps
-                // its record (origin settings live there) but loses the tags.
+            if matches!(change, Change::Delete) {
+                // A tag left on a deleted version would come back pointing at whatever is
+                // published under that version next; the package record itself stays.
                 if let Some(mut p) = catalog::package(tx, &ctx.domain, &ctx.repo.name, pkg)? {
-                    p.tags.clear();
-                    catalog::put_package(tx, &ctx.domain, &ctx.repo.name, pkg, &p)?;
+                    let before = p.tags.len();
+                    p.tags.retain(|_, v| !res.successful.contains_key(v.as_str()));
+                    if p.tags.len() != before {
+                        catalog::put_package(tx, &ctx.domain, &ctx.repo.name, pkg, &p)?;
+                    }
                 }
             }
             Ok(res)
