@@ -211,3 +211,76 @@ impl Engine {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::config::{Config, MapEnv};
+    use crate::engine::Auth;
+    use crate::model::{DomainName, Origin, PackageFormat, PackageName, PackageRecord, RepositoryName};
+    use crate::store::{DirBlobStore, MemoryStore};
+
+    /// A repository holding `pkg` at 1.0.0 (Disposed) and 2.0.0 (Published, tagged `latest`),
+    /// with `beta` on 1.0.0.
+    fn setup(dir: &std::path::Path) -> (Arc<Engine>, RepoCtx, PackageId) {
+        let cfg = Config::load(Some("bootstrap = []"), &MapEnv::default()).unwrap();
+        let auth = Auth::open(dir, vec![]).unwrap();
+        let blobs = DirBlobStore::open(&dir.join("blobs")).unwrap();
+        let e = Engine::with_stores(cfg, Arc::new(MemoryStore::new()), Arc::new(blobs), auth, vec![]).unwrap();
+        let (d, r) = (DomainName::new("dom").unwrap(), RepositoryName::new("repo").unwrap());
+        e.create_domain(&d, None).unwrap();
+        e.create_repository(&d, None, &r, None, vec![]).unwrap();
+        let ctx = e.repo_ctx(&d, None, &r).unwrap();
+        let pkg = PackageId { format: PackageFormat::Npm, namespace: None, name: PackageName::new("pkg").unwrap() };
+        e.write(|tx| {
+            for (v, status) in [("1.0.0", PackageVersionStatus::Disposed), ("2.0.0", PackageVersionStatus::Published)] {
+                let rec = PackageVersionRecord {
+                    version: Version::new(v).unwrap(),
+                    status,
+                    revision: format!("rev-{v}"),
+                    assets: vec![],
+                    metadata: serde_json::Value::Null,
+                    published_time: "2026-01-01T00:00:00Z".into(),
+                    origin: Origin::Internal { repository: r.clone() },
+                };
+                catalog::put_version(tx, &d, &r, &pkg, &rec)?;
+            }
+            let tags = [("latest", "2.0.0"), ("beta", "1.0.0")].map(|(k, v)| (k.to_string(), v.to_string()));
+            catalog::put_package(tx, &d, &r, &pkg, &PackageRecord { tags: tags.into_iter().collect() })?;
+            Ok(())
+        })
+        .unwrap();
+        (e, ctx, pkg)
+    }
+
+    fn sel(vs: &[&str]) -> VersionSelection {
+        vs.iter().map(|v| (Version::new(*v).unwrap(), None)).collect()
+    }
+
+    #[test]
+    fn a_disposed_version_only_deletes_and_deleting_drops_its_tags() {
+        let dir = tempfile::tempdir().unwrap();
+        let (e, ctx, pkg) = setup(dir.path());
+        let r = e
+            .update_versions_status(&ctx, &pkg, &sel(&["1.0.0", "2.0.0"]), None, PackageVersionStatus::Published)
+            .unwrap();
+        assert!(r.successful.is_empty());
+        assert_eq!(r.failed["1.0.0"].0, VersionFailure::NotAllowed);
+        assert_eq!(r.failed["2.0.0"].0, VersionFailure::Skipped);
+        let err = e.update_versions_status(&ctx, &pkg, &sel(&["2.0.0"]), None, PackageVersionStatus::Disposed);
+        assert!(matches!(err, Err(EngineError::Validation(_))));
+
+        let r = e.delete_versions(&ctx, &pkg, &sel(&["1.0.0"]), Some(PackageVersionStatus::Disposed)).unwrap();
+        assert_eq!(r.successful["1.0.0"].revision, "rev-1.0.0");
+        assert!(r.successful["1.0.0"].status.is_none());
+        let p = e.describe_package(&ctx, &pkg).unwrap();
+        assert_eq!(p.tags.len(), 1, "beta pointed at the deleted version: {:?}", p.tags);
+        assert_eq!(p.tags["latest"], "2.0.0");
+
+        e.delete_package(&ctx, &pkg).unwrap();
+        assert!(matches!(e.describe_package(&ctx, &pkg), Err(EngineError::NotFound { .. })));
+        assert!(matches!(e.delete_package(&ctx, &pkg), Err(EngineError::NotFound { .. })));
+    }
+}
