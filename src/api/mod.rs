@@ -2,11 +2,13 @@
 //! the SDKs call it. Every request is SigV4-verified against the configured admin keys
 //! before it reaches a handler; handlers decode, make one engine call and encode.
 //! Operation groups: `domains`, `repositories`, `tokens` (authorization tokens and
-//! endpoints), `packages` (listings), `package_ops` (describe, assets, dependencies, readme). Wire shapes live in `shapes`; errors in `error`.
+//! endpoints), `packages` (listings), `package_ops` (describe, assets, dependencies, readme),
+//! `package_writes` (status changes and deletes). Wire shapes live in `shapes`; errors in `error`.
 
 mod domains;
 mod error;
 mod package_ops;
+mod package_writes;
 mod packages;
 mod params;
 mod repositories;
@@ -65,7 +67,9 @@ pub fn routes(state: ApiState) -> Router {
         .route("/v1/authorization-token", post(tokens::get_authorization_token))
         .route("/v1/packages", post(packages::list_packages))
         .route("/v1/package/versions", post(packages::list_package_versions))
-        .route("/v1/package", get(package_ops::describe_package))
+        .route("/v1/package", get(package_ops::describe_package).delete(package_writes::delete_package))
+        .route("/v1/package/versions/update_status", post(package_writes::update_package_versions_status))
+        .route("/v1/package/versions/delete", post(package_writes::delete_package_versions))
         .route("/v1/package/version", get(package_ops::describe_package_version))
         .route("/v1/package/version/assets", post(package_ops::list_package_version_assets))
         .route("/v1/package/version/asset", get(package_ops::get_package_version_asset))

@@ -20,13 +20,13 @@ use crate::model::{Origin, PackageFormat, PackageId, PackageVersionRecord, Versi
 
 /// The repository, package and (when the operation names one) version of a request, with
 /// the format that serves them.
-struct Target {
-    ctx: RepoCtx,
-    pkg: PackageId,
+pub(super) struct Target {
+    pub(super) ctx: RepoCtx,
+    pub(super) pkg: PackageId,
     format: Arc<dyn Format>,
 }
 
-fn target(st: &ApiState, p: &Params) -> Result<Target, EngineError> {
+pub(super) fn target(st: &ApiState, p: &Params) -> Result<Target, EngineError> {
     let ctx = st.engine.repo_ctx(&p.domain()?, p.owner()?.as_ref(), &p.repository()?)?;
     let f = p.req("format")?;
     let f = PackageFormat::parse(f).ok_or_else(|| EngineError::Validation(format!("format: unknown format {f}")))?;

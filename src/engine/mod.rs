@@ -21,6 +21,7 @@ mod metadata;
 mod packages;
 mod publish;
 mod render;
+mod status;
 mod upload;
 mod upstream;
 mod views;
@@ -43,6 +44,7 @@ pub use hosts::{normalize_host, HostRefusal};
 pub use packages::AssetBody;
 pub use publish::{PublishAsset, PublishRequest};
 pub use render::Rendered;
+pub use status::{VersionFailure, VersionOutcome, VersionSelection, VersionsResult};
 pub use upload::{StagedBlob, Upload};
 pub use views::{PackageView, ViewAsset, ViewInputs, ViewVersion};
 

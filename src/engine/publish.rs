@@ -105,6 +105,11 @@ impl Engine {
                 format!("version {v} of package {pkg} already exists in repository {} {what}", ctx.repo.name),
             )
         };
+        // An archived (or disposed) version keeps its name: it must not come back by a
+        // publish, even of the same bytes. Deleting it is what frees the name.
+        if !rec.status.is_downloadable() {
+            return Err(conflict(format!("with status {}", rec.status.as_str())));
+        }
         let mut new = Vec::new();
         for a in req.assets {
             match rec.assets.iter().find(|x| x.name == a.name) {

@@ -325,3 +325,15 @@ pub fn setting(tx: &dyn ReadTxn, name: &str) -> Result<Option<String>, StoreErro
 pub fn put_setting(tx: &mut dyn WriteTxn, name: &str, value: &str) -> Result<(), StoreError> {
     tx.put(Table::Settings, &key(&[name]), &enc(&value)?)
 }
+
+/// Removes one stored version (its blobs stay: disposal frees bytes, not deletion).
+pub fn delete_version(
+    tx: &mut dyn WriteTxn,
+    d: &DomainName,
+    r: &RepositoryName,
+    p: &PackageId,
+    v: &Version,
+) -> Result<bool, StoreError> {
+    let [f, ns, n] = pkg_segs(p);
+    tx.delete(Table::Versions, &key(&[d.as_str(), r.as_str(), f, ns, n, v.as_str()]))
+}

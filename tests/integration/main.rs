@@ -8,6 +8,7 @@ mod graph;
 mod ingestion;
 mod npm_install;
 mod package_ops;
+mod package_status;
 mod publish;
 mod publish_limits;
 mod publish_stream;
