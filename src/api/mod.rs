@@ -7,6 +7,7 @@
 
 mod domains;
 mod error;
+mod package_copy;
 mod package_ops;
 mod package_writes;
 mod packages;
@@ -70,6 +71,7 @@ pub fn routes(state: ApiState) -> Router {
         .route("/v1/package", get(package_ops::describe_package).delete(package_writes::delete_package))
         .route("/v1/package/versions/update_status", post(package_writes::update_package_versions_status))
         .route("/v1/package/versions/delete", post(package_writes::delete_package_versions))
+        .route("/v1/package/versions/copy", post(package_copy::copy_package_versions))
         .route("/v1/package/version", get(package_ops::describe_package_version))
         .route("/v1/package/version/assets", post(package_ops::list_package_version_assets))
         .route("/v1/package/version/asset", get(package_ops::get_package_version_asset))

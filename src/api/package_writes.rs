@@ -38,7 +38,7 @@ fn selection(st: &ApiState, f: crate::model::PackageFormat, b: &VersionsBody) ->
     names.into_iter().map(|n| Ok((st.engine.api_version(f, n)?, b.version_revisions.get(n).cloned()))).collect()
 }
 
-fn result_json(r: VersionsResult) -> Value {
+pub(super) fn result_json(r: VersionsResult) -> Value {
     let ok: serde_json::Map<String, Value> = r
         .successful
         .into_iter()

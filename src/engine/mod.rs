@@ -9,6 +9,7 @@
 //! tracked in the job table so it resumes after a restart.
 
 pub mod auth;
+mod copy;
 mod describe;
 mod domains;
 mod download;
@@ -33,6 +34,7 @@ use std::time::Duration;
 
 pub use crate::store::BlobDigests;
 pub use auth::{Auth, Principal};
+pub use copy::CopyOptions;
 pub use describe::StoredAsset;
 pub use domains::RepoCtx;
 pub use error::{EngineError, ResourceType, Result, UpstreamError, UpstreamFailure};

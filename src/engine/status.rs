@@ -26,6 +26,8 @@ pub enum VersionFailure {
     /// The change is not allowed from the version's status (a disposed version has no
     /// bytes left to publish; it can only be deleted).
     NotAllowed,
+    /// A different version of the same name is already in the copy's destination.
+    AlreadyExists,
 }
 
 impl VersionFailure {
@@ -37,6 +39,7 @@ impl VersionFailure {
             Self::MismatchedRevision => "MISMATCHED_REVISION",
             Self::Skipped => "SKIPPED",
             Self::NotAllowed => "NOT_ALLOWED",
+            Self::AlreadyExists => "ALREADY_EXISTS",
         }
     }
 }

@@ -1,0 +1,132 @@
+//! CopyPackageVersions: stored versions of one package copied from a source repository (or,
+//! with `include_from_upstream`, its upstream repositories) to a destination repository of
+//! the same domain. One transaction, all-or-nothing as the guide's examples show. The copy
+//! shares blobs: the destination record names the same assets, so no byte is written.
+
+use super::error::{EngineError, Result};
+use super::status::{VersionFailure, VersionOutcome, VersionSelection, VersionsResult};
+use super::{Engine, RepoCtx};
+use crate::model::{PackageId, PackageVersionRecord, RepositoryName};
+use crate::store::catalog;
+
+/// What a CopyPackageVersions request asks for besides the versions.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CopyOptions {
+    /// Replace a different version already in the destination instead of failing.
+    pub allow_overwrite: bool,
+    /// Look through the source's upstream repositories too (stored versions only).
+    pub include_from_upstream: bool,
+}
+
+/// The same package version as far as the guide's idempotence rule goes: equal revision, or
+/// equal assets and metadata.
+fn identical(a: &PackageVersionRecord, b: &PackageVersionRecord) -> bool {
+    if a.revision == b.revision {
+        return true;
+    }
+    let digests = |r: &PackageVersionRecord| r.assets.iter().map(|x| (x.name.clone(), x.sha256)).collect::<Vec<_>>();
+    digests(a) == digests(b) && a.metadata == b.metadata
+}
+
+impl Engine {
+    /// Copies the named versions of `pkg` from `src` to `dst`. Identical versions already in
+    /// `dst` succeed silently and are left out of the result; npm tags on copied versions
+    /// replace the destination's tags of the same name.
+    pub fn copy_versions(
+        &self,
+        src: &RepoCtx,
+        dst: &RepoCtx,
+        pkg: &PackageId,
+        versions: &VersionSelection,
+        opts: CopyOptions,
+    ) -> Result<VersionsResult> {
+        if versions.is_empty() {
+            return Err(EngineError::Validation("versions: at least one version is required".into()));
+        }
+        if src.domain != dst.domain {
+            return Err(EngineError::Validation("source and destination must be in the same domain".into()));
+        }
+        if src.repo.name == dst.repo.name {
+            return Err(EngineError::Validation("sourceRepository and destinationRepository must differ".into()));
+        }
+        // The search order is read before the transaction: it is a cached snapshot of the
+        // upstream graph, and a copy racing a graph change may use either side of it.
+        let sources: Vec<RepositoryName> = if opts.include_from_upstream {
+            self.search_order(src)?.iter().map(|r| r.name.clone()).collect()
+        } else {
+            vec![src.repo.name.clone()]
+        };
+        let d = &dst.domain;
+        let out = self.write(|tx| {
+            let mut res = VersionsResult::default();
+            // (record to write, repository it came from)
+            let mut todo: Vec<(PackageVersionRecord, RepositoryName)> = Vec::new();
+            for (v, rev) in versions {
+                let mut found = None;
+                for r in &sources {
+                    if let Some(rec) = catalog::version(tx, d, r, pkg, v)? {
+                        found = Some((rec, r.clone()));
+                        break;
+                    }
+                }
+                let Some((rec, from)) = found else {
+                    res.failed.insert(v.to_string(), (VersionFailure::NotFound, format!("Could not find version {v}")));
+                    continue;
+                };
+                if let Some(r) = rev.as_ref().filter(|r| **r != rec.revision) {
+                    res.failed.insert(
+                        v.to_string(),
+                        (
+                            VersionFailure::MismatchedRevision,
+                            format!("current revision: {}, expected revision: {r}", rec.revision),
+                        ),
+                    );
+                    continue;
+                }
+                match catalog::version(tx, d, &dst.repo.name, pkg, v)? {
+                    Some(existing) if identical(&existing, &rec) => {}
+                    Some(_) if !opts.allow_overwrite => {
+                        res.failed.insert(
+                            v.to_string(),
+                            (
+                                VersionFailure::AlreadyExists,
+                                format!("Version {v} already exists in repository {}", dst.repo.name),
+                            ),
+                        );
+                    }
+                    _ => todo.push((rec, from)),
+                }
+            }
+            if !res.failed.is_empty() {
+                for (rec, _) in todo {
+                    res.failed.insert(
+                        rec.version.to_string(),
+                        (VersionFailure::Skipped, format!("Version {} was skipped", rec.version)),
+                    );
+                }
+                return Ok(res);
+            }
+            let mut dst_pkg = catalog::package(tx, d, &dst.repo.name, pkg)?.unwrap_or_default();
+            for (rec, from) in todo {
+                catalog::put_version(tx, d, &dst.repo.name, pkg, &rec)?;
+                if let Some(p) = catalog::package(tx, d, &from, pkg)? {
+                    for (tag, tv) in p.tags.iter().filter(|(_, tv)| **tv == rec.version.as_str()) {
+                        dst_pkg.tags.insert(tag.clone(), tv.clone());
+                    }
+                }
+                res.successful.insert(
+                    rec.version.to_string(),
+                    VersionOutcome { revision: rec.revision, status: Some(rec.status) },
+                );
+            }
+            if !res.successful.is_empty() {
+                catalog::put_package(tx, d, &dst.repo.name, pkg, &dst_pkg)?;
+            }
+            Ok(res)
+        })?;
+        if !out.successful.is_empty() {
+            self.gens.bump_package(d.as_str(), pkg);
+        }
+        Ok(out)
+    }
+}
