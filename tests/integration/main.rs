@@ -7,6 +7,7 @@ mod api;
 mod graph;
 mod ingestion;
 mod npm_install;
+mod package_copy;
 mod package_ops;
 mod package_status;
 mod publish;
