@@ -130,3 +130,59 @@ impl Engine {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::config::{Config, MapEnv};
+    use crate::engine::Auth;
+    use crate::model::{DomainName, Origin, PackageFormat, PackageName, PackageRecord, PackageVersionStatus, Version};
+    use crate::store::{DirBlobStore, MemoryStore};
+
+    #[test]
+    fn a_copy_points_at_the_same_assets_and_refuses_its_own_source() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = Config::load(Some("bootstrap = []"), &MapEnv::default()).unwrap();
+        let auth = Auth::open(dir.path(), vec![]).unwrap();
+        let blobs = DirBlobStore::open(&dir.path().join("blobs")).unwrap();
+        let e = Engine::with_stores(cfg, Arc::new(MemoryStore::new()), Arc::new(blobs), auth, vec![]).unwrap();
+        let d = DomainName::new("dom").unwrap();
+        let (a, b) = (RepositoryName::new("ra").unwrap(), RepositoryName::new("rb").unwrap());
+        e.create_domain(&d, None).unwrap();
+        e.create_repository(&d, None, &a, None, vec![]).unwrap();
+        e.create_repository(&d, None, &b, None, vec![]).unwrap();
+        let (ca, cb) = (e.repo_ctx(&d, None, &a).unwrap(), e.repo_ctx(&d, None, &b).unwrap());
+        let pkg = PackageId { format: PackageFormat::Npm, namespace: None, name: PackageName::new("pkg").unwrap() };
+        let rec = PackageVersionRecord {
+            version: Version::new("1.0.0").unwrap(),
+            status: PackageVersionStatus::Unlisted,
+            revision: "rev-1".into(),
+            assets: vec![],
+            metadata: serde_json::json!({"name": "pkg"}),
+            published_time: "2026-01-01T00:00:00Z".into(),
+            origin: Origin::Internal { repository: a.clone() },
+        };
+        e.write(|tx| {
+            catalog::put_version(tx, &d, &a, &pkg, &rec)?;
+            let tags = [("next".to_string(), "1.0.0".to_string())].into_iter().collect();
+            catalog::put_package(tx, &d, &a, &pkg, &PackageRecord { tags })?;
+            Ok(())
+        })
+        .unwrap();
+        let sel = vec![(rec.version.clone(), None)];
+        let err = e.copy_versions(&ca, &ca, &pkg, &sel, CopyOptions::default());
+        assert!(matches!(err, Err(EngineError::Validation(_))));
+
+        let r = e.copy_versions(&ca, &cb, &pkg, &sel, CopyOptions::default()).unwrap();
+        // The status is kept: an Unlisted version stays Unlisted in the destination.
+        assert_eq!(r.successful["1.0.0"].status, Some(PackageVersionStatus::Unlisted));
+        let copied = e.read(|tx| Ok::<_, EngineError>(catalog::version(tx, &d, &b, &pkg, &rec.version)?)).unwrap();
+        assert_eq!(copied.as_ref().map(|c| (&c.assets, &c.revision)), Some((&rec.assets, &rec.revision)));
+        assert_eq!(e.describe_package(&cb, &pkg).unwrap().tags["next"], "1.0.0");
+        // Again: identical, so left out of the result.
+        let r = e.copy_versions(&ca, &cb, &pkg, &sel, CopyOptions::default()).unwrap();
+        assert!(r.successful.is_empty() && r.failed.is_empty());
+    }
+}
