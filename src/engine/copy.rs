@@ -73,14 +73,7 @@ impl Engine {
                     res.failed.insert(v.to_string(), (VersionFailure::NotFound, format!("Could not find version {v}")));
                     continue;
                 };
-                if let Some(r) = rev.as_ref().filter(|r| **r != rec.revision) {
-                    res.failed.insert(
-                        v.to_string(),
-                        (
-                            VersionFailure::MismatchedRevision,
-                            format!("current revision: {}, expected revision: {r}", rec.revision),
-                        ),
-                    );
+                if res.revision_mismatch(&rec, rev.as_ref()) {
                     continue;
                 }
                 match catalog::version(tx, d, &dst.repo.name, pkg, v)? {
@@ -97,13 +90,7 @@ impl Engine {
                     _ => todo.push((rec, from)),
                 }
             }
-            if !res.failed.is_empty() {
-                for (rec, _) in todo {
-                    res.failed.insert(
-                        rec.version.to_string(),
-                        (VersionFailure::Skipped, format!("Version {} was skipped", rec.version)),
-                    );
-                }
+            if res.skip_rest(todo.iter().map(|(r, _)| &r.version), |v| format!("Version {v} was skipped")) {
                 return Ok(res);
             }
             let mut dst_pkg = catalog::package(tx, d, &dst.repo.name, pkg)?.unwrap_or_default();

@@ -62,6 +62,32 @@ pub struct VersionsResult {
     pub failed: BTreeMap<String, (VersionFailure, String)>,
 }
 
+impl VersionsResult {
+    /// Records that `rec` failed because its revision is not the requested one, if so.
+    pub(super) fn revision_mismatch(&mut self, rec: &PackageVersionRecord, wanted: Option<&String>) -> bool {
+        let Some(w) = wanted.filter(|w| **w != rec.revision) else { return false };
+        let msg = format!("current revision: {}, expected revision: {w}", rec.revision);
+        self.failed.insert(rec.version.to_string(), (VersionFailure::MismatchedRevision, msg));
+        true
+    }
+
+    /// All-or-nothing: when any named version failed, every other one is reported skipped
+    /// (`message` words it) and the caller changes nothing. True when that happened.
+    pub(super) fn skip_rest<'a>(
+        &mut self,
+        others: impl IntoIterator<Item = &'a Version>,
+        message: impl Fn(&Version) -> String,
+    ) -> bool {
+        if self.failed.is_empty() {
+            return false;
+        }
+        for v in others {
+            self.failed.insert(v.to_string(), (VersionFailure::Skipped, message(v)));
+        }
+        true
+    }
+}
+
 /// Which versions a request names, with an optional revision each.
 pub type VersionSelection = Vec<(Version, Option<String>)>;
 
@@ -144,25 +170,12 @@ impl Engine {
                     );
                     continue;
                 }
-                if let Some(r) = rev.as_ref().filter(|r| **r != rec.revision) {
-                    res.failed.insert(
-                        v.to_string(),
-                        (
-                            VersionFailure::MismatchedRevision,
-                            format!("current revision: {}, expected revision: {r}", rec.revision),
-                        ),
-                    );
+                if res.revision_mismatch(&rec, rev.as_ref()) {
                     continue;
                 }
                 found.push(rec);
             }
-            if !res.failed.is_empty() {
-                for rec in found {
-                    res.failed.insert(
-                        rec.version.to_string(),
-                        (VersionFailure::Skipped, format!("version {} is skipped", rec.version)),
-                    );
-                }
+            if res.skip_rest(found.iter().map(|r| &r.version), |v| format!("version {v} is skipped")) {
                 return Ok(res);
             }
             for mut rec in found {
