@@ -230,6 +230,20 @@ async fn bad_uploads_are_refused_and_store_nothing() {
         assert_eq!(status, 400, "{expect}: {body}");
         assert!(body.contains(expect), "{expect}: {body}");
     }
+    // A wheel that is a zip but has no METADATA.
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    w.start_file("tiny_pkg/__init__.py", zip::write::SimpleFileOptions::default()).unwrap();
+    let no_metadata = w.finish().unwrap().into_inner();
+    let (status, body, _) = post(fields("tiny-pkg", &sha256_hex(&no_metadata)), Some((file, no_metadata)), true).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("has no METADATA"), "{body}");
+    // A multipart body cut off before its closing boundary.
+    let (ct, mut cut) = multipart(&[(":action", "file_upload")], Some((file, b"partial")));
+    cut.truncate(cut.len() - 30);
+    let r = client.post(&endpoint).basic_auth("aws", Some(&token)).header("content-type", ct).body(cut);
+    let r = r.send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("malformed multipart body"));
     let (status, body, _) = post(fields("tiny-pkg", &junk_sha), None, true).await;
     assert_eq!(status, 400, "{body}");
     let big = vec![7u8; 200_000];
