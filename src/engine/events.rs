@@ -130,6 +130,29 @@ pub fn record(
     Ok(Some(position))
 }
 
+/// Records a Deleted event for every version stored in a repository about to be deleted
+/// (DeleteRepository removes them in the same transaction).
+pub(super) fn record_repository_deleted(
+    tx: &mut dyn WriteTxn,
+    domain: &DomainName,
+    repository: &RepositoryName,
+    now: &str,
+) -> std::result::Result<(), StoreError> {
+    let Some(owner) = catalog::domain(tx, domain)?.map(|d| d.owner) else { return Ok(()) };
+    let src = EventSource { domain, owner: &owner, repository };
+    let mut after: Option<Vec<u8>> = None;
+    loop {
+        let page = catalog::packages(tx, domain, repository, after.as_deref(), 256)?;
+        let Some((_, last)) = page.last() else { return Ok(()) };
+        after = Some(last.clone());
+        for (pkg, _) in &page {
+            for v in catalog::versions(tx, domain, repository, pkg)? {
+                record(tx, &src, pkg, Some(&v), None, now)?;
+            }
+        }
+    }
+}
+
 fn uuid_shape(d: &[u8]) -> String {
     let x = hex::encode(&d[..16]);
     format!("{}-{}-{}-{}-{}", &x[..8], &x[8..12], &x[12..16], &x[16..20], &x[20..32])

@@ -267,4 +267,27 @@ async fn every_change_is_one_event_in_order_through_the_feed_and_a_webhook_acros
     assert_eq!(positions(&got), (1..=14).collect::<Vec<_>>(), "no gap, no reordering");
     assert_eq!(got, all, "the webhook gets the feed's events");
     assert_eq!(hook.bad_signatures(), 0);
+
+    // Long poll: a feed request waiting after the last event returns as soon as a change
+    // commits. Deleting a repository deletes its versions: one event each.
+    let (_, last) = feed(&depot, None).await;
+    let (url, region) = (depot.url.clone(), depot.region.clone());
+    let started = std::time::Instant::now();
+    let waiting = tokio::spawn(async move {
+        let q = [("after", last), ("wait-seconds", "20".to_string())];
+        let r = sigv4::signed_get(&url, "/v1/depot/events", &q, &region, AKID, SECRET).await;
+        (r.json::<Value>().await.unwrap(), started.elapsed())
+    });
+    aws.ok(&["delete-repository", "--domain", "acme", "--repository", "store"]).await;
+    let (page, waited) = waiting.await.unwrap();
+    let lines: Vec<String> = page["events"].as_array().unwrap().iter().map(line).collect();
+    assert_eq!(
+        lines,
+        [
+            "store npm depd 2.0.0 Deleted Published #2 +0-1~0 m=true s=true",
+            "store npm vary 1.1.2 Deleted Published #2 +0-1~0 m=true s=true",
+        ]
+    );
+    assert!(waited < Duration::from_secs(15), "the long poll returned at the commit, not the deadline: {waited:?}");
+    eprintln!("long poll answered {waited:?} after it started (including the aws CLI's start-up)");
 }

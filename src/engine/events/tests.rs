@@ -127,3 +127,40 @@ fn an_append_out_of_order_is_refused() {
     });
     assert!(matches!(err, Err(StoreError::Corrupt(_))));
 }
+
+#[test]
+fn deleting_a_repository_records_a_deletion_per_version() {
+    use crate::config::{Config, MapEnv};
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = Config::load(Some("bootstrap = []"), &MapEnv::default()).unwrap();
+    let auth = crate::engine::Auth::open(dir.path(), vec![]).unwrap();
+    let blobs = crate::store::DirBlobStore::open(&dir.path().join("blobs")).unwrap();
+    let e = Engine::with_stores(cfg, std::sync::Arc::new(MemoryStore::new()), std::sync::Arc::new(blobs), auth, vec![])
+        .unwrap();
+    let (d, r) = (DomainName::new("dom").unwrap(), RepositoryName::new("repo").unwrap());
+    e.create_domain(&d, None).unwrap();
+    e.create_repository(&d, None, &r, None, vec![]).unwrap();
+    let ctx = e.repo_ctx(&d, None, &r).unwrap();
+    let v1 = rec(vec![asset("p-1.0.0.tgz", 1)], serde_json::json!({}), PackageVersionStatus::Published);
+    for n in ["a", "b"] {
+        let pkg = PackageId { format: PackageFormat::Npm, namespace: None, name: PackageName::new(n).unwrap() };
+        e.write(|tx| {
+            catalog::put_version(tx, &d, &r, &pkg, &v1)?;
+            record(tx, &EventSource::of(&ctx), &pkg, None, Some(&v1), "t")?;
+            Ok(())
+        })
+        .unwrap();
+    }
+    e.delete_repository(&d, None, &r).unwrap();
+    let all = e.events_after(0, 10).unwrap();
+    let ops: Vec<_> = all.iter().map(|x| (x.package.name.as_str().to_string(), x.operation)).collect();
+    assert_eq!(
+        ops,
+        [
+            ("a".to_string(), EventOperation::Created),
+            ("b".to_string(), EventOperation::Created),
+            ("a".to_string(), EventOperation::Deleted),
+            ("b".to_string(), EventOperation::Deleted),
+        ]
+    );
+}
