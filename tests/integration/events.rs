@@ -220,6 +220,11 @@ async fn every_change_is_one_event_in_order_through_the_feed_and_a_webhook_acros
     })
     .await;
 
+    let lags = hook.lags();
+    let worst = lags.iter().max().unwrap();
+    eprintln!("webhook lag after commit, first 10 events: max {worst:?}, all {lags:?}");
+    assert!(*worst < Duration::from_secs(3), "woken at commit, not by the 5 s poll: {lags:?}");
+
     // The target goes down; changes keep coming; Depot restarts; one more change.
     hook.set_down(true);
     npm_ok(&package_dir(&base, "ev-pkg", "1.0.1"), &home, &["publish"]).await;

@@ -12,6 +12,7 @@ use hmac::{Hmac, Mac};
 #[derive(Default)]
 struct Inner {
     received: Vec<serde_json::Value>,
+    arrived: Vec<time::OffsetDateTime>,
     attempts: usize,
     refused: usize,
     bad_signatures: usize,
@@ -44,7 +45,9 @@ async fn hook(State(r): State<WebhookReceiver>, headers: HeaderMap, body: Bytes)
         return StatusCode::SERVICE_UNAVAILABLE;
     }
     let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
-    st.received.extend(v["events"].as_array().unwrap().iter().cloned());
+    let batch = v["events"].as_array().unwrap();
+    st.arrived.extend(batch.iter().map(|_| time::OffsetDateTime::now_utc()));
+    st.received.extend(batch.iter().cloned());
     if std::mem::take(&mut st.lose_next_answer) {
         return StatusCode::INTERNAL_SERVER_ERROR;
     }
@@ -68,6 +71,20 @@ impl WebhookReceiver {
     /// Every event received, duplicates included, in arrival order.
     pub fn received(&self) -> Vec<serde_json::Value> {
         self.inner.lock().unwrap().received.clone()
+    }
+
+    /// Per received event, how long after its `time` it arrived.
+    pub fn lags(&self) -> Vec<std::time::Duration> {
+        let st = self.inner.lock().unwrap();
+        let rfc = time::format_description::well_known::Rfc3339;
+        st.received
+            .iter()
+            .zip(&st.arrived)
+            .map(|(e, at)| {
+                let t = time::OffsetDateTime::parse(e["time"].as_str().unwrap(), &rfc).unwrap();
+                (*at - t).try_into().unwrap_or_default()
+            })
+            .collect()
     }
 
     /// Requests answered 503 while down.
