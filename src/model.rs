@@ -421,6 +421,10 @@ pub fn now_epoch() -> f64 {
     now.unix_timestamp() as f64 + f64::from(now.millisecond()) / 1000.0
 }
 
+/// Package-version events (their stored form).
+pub mod event;
+pub use event::{EventChanges, EventOperation, EventRecord};
+
 #[cfg(test)]
 mod tests {
     use super::*;

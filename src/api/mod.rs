@@ -7,6 +7,7 @@
 
 mod domains;
 mod error;
+mod events;
 mod package_copy;
 mod package_ops;
 mod package_writes;
@@ -77,6 +78,7 @@ pub fn routes(state: ApiState) -> Router {
         .route("/v1/package/version/asset", get(package_ops::get_package_version_asset))
         .route("/v1/package/version/dependencies", post(package_ops::list_package_version_dependencies))
         .route("/v1/package/version/readme", get(package_ops::get_package_version_readme))
+        .route("/v1/depot/events", get(events::list_events))
         .route("/v1/{*rest}", any(|| async { ApiError::UnknownOperation }))
         .layer(middleware::from_fn_with_state(state.clone(), verify_signature))
         .with_state(state)
@@ -95,6 +97,15 @@ async fn verify_signature(State(st): State<ApiState>, req: Request, next: Next) 
         body_sha256: "",
     };
     let engine = st.engine.clone();
+    if let Some(token) = feed_bearer(&parts) {
+        return match feed_token_caller(&engine, &parts, token) {
+            Ok(t) => {
+                parts.extensions.insert(t);
+                next.run(Request::from_parts(parts, body)).await
+            }
+            Err(e) => ApiError::Engine(e).into_response(),
+        };
+    }
     if let Err(e) = sigv4::precheck(&unread, &|id| engine.auth().secret_for(id), time::OffsetDateTime::now_utc()) {
         tracing::info!(method = %parts.method, path = %parts.uri.path(), error = %e, "management request refused");
         return ApiError::Auth(e).into_response();
@@ -145,3 +156,24 @@ async fn verify_signature(State(st): State<ApiState>, req: Request, next: Next) 
 
 /// A handler's result.
 pub(crate) type ApiResult = Result<axum::Json<serde_json::Value>, ApiError>;
+
+/// The bearer token of an event-feed request, the one operation a domain's authorization
+/// token may call (consumers of the feed need not hold admin keys).
+fn feed_bearer(parts: &http::request::Parts) -> Option<&str> {
+    if parts.uri.path() != "/v1/depot/events" || parts.method != http::Method::GET {
+        return None;
+    }
+    let v = parts.headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
+    v.strip_prefix("Bearer ").map(str::trim)
+}
+
+fn feed_token_caller(
+    engine: &Engine,
+    parts: &http::request::Parts,
+    token: &str,
+) -> Result<events::TokenCaller, crate::engine::EngineError> {
+    let p = params::Params::parse(parts.uri.query());
+    let domain = p.domain()?;
+    engine.auth().verify(token, &domain)?;
+    Ok(events::TokenCaller { domain })
+}

@@ -7,6 +7,7 @@
 
 mod connections;
 mod env;
+mod events;
 mod transport;
 
 use std::collections::BTreeMap;
@@ -18,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 pub use connections::{connection_format, redact_url, upstream_env_var, ConnectionConfig, CONNECTIONS};
 pub use env::{Env, MapEnv, ProcessEnv};
+pub use events::{EventsConfig, WebhookConfig};
 pub use transport::TransportLimits;
 
 use crate::model::{AccountId, DomainName, PackageFormat, RepositoryName};
@@ -50,6 +52,9 @@ pub struct Config {
     /// Domains and repositories created at start-up.
     #[serde(default)]
     pub bootstrap: Vec<BootstrapDomain>,
+    /// Event webhooks and their delivery back-off.
+    #[serde(default)]
+    pub events: EventsConfig,
 }
 
 /// `[server]`
@@ -289,6 +294,7 @@ impl Config {
                 return Err(cerr(format!("connections.\"{name}\".burst"), "must be at least 1"));
             }
         }
+        self.events.validate()?;
         for b in &self.bootstrap {
             DomainName::new(b.domain.clone()).map_err(|e| cerr("bootstrap.domain", e.0))?;
             for r in &b.repositories {
@@ -336,6 +342,10 @@ impl Config {
             if !conn.password.is_empty() {
                 conn.password = "<secret>".into();
             }
+        }
+        for w in c.events.webhooks.values_mut() {
+            w.url = redact_url(&w.url);
+            w.secret = "<secret>".into();
         }
         toml::to_string_pretty(&c).unwrap_or_default()
     }

@@ -80,3 +80,22 @@ fn file_layer_overrides_only_what_it_sets() {
     assert_eq!(c.ingestion.wait_secs, 3.0);
     assert_eq!(c.ingestion.workers, 16);
 }
+
+#[test]
+fn webhooks_are_validated_and_their_secrets_masked() {
+    let ok = "[events.webhooks.ci]\nurl = \"http://127.0.0.1:9000/hook\"\nsecret = \"0123456789abcdef\"\n";
+    let c = Config::load(Some(ok), &MapEnv::default()).unwrap();
+    assert_eq!(c.events.webhooks["ci"].url, "http://127.0.0.1:9000/hook");
+    assert_eq!(c.events.batch_size, 10);
+    assert!(!c.show().contains("0123456789abcdef"));
+    for (bad, key) in [
+        ("[events.webhooks.ci]\nurl = \"ftp://x/\"\nsecret = \"0123456789abcdef\"\n", "events.webhooks.ci.url"),
+        ("[events.webhooks.ci]\nurl = \"http://x/\"\nsecret = \"short\"\n", "events.webhooks.ci.secret"),
+        ("[events.webhooks.\"a b\"]\nurl = \"http://x/\"\nsecret = \"0123456789abcdef\"\n", "events.webhooks.a b"),
+        ("[events]\nretry_base_secs = 5.0\nretry_max_secs = 1.0\n", "events.retry_max_secs"),
+        ("[events]\nbatch_size = 0\n", "events.batch_size"),
+    ] {
+        let e = Config::load(Some(bad), &MapEnv::default()).unwrap_err();
+        assert_eq!(e.key, key, "{bad}: {e:?}");
+    }
+}

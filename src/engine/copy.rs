@@ -4,6 +4,7 @@
 //! shares blobs: the destination record names the same assets, so no byte is written.
 
 use super::error::{EngineError, Result};
+use super::events::{self, EventSource};
 use super::status::{VersionFailure, VersionOutcome, VersionSelection, VersionsResult};
 use super::{Engine, RepoCtx};
 use crate::model::{PackageId, PackageVersionRecord, RepositoryName};
@@ -57,10 +58,11 @@ impl Engine {
             vec![src.repo.name.clone()]
         };
         let d = &dst.domain;
+        let now = crate::model::now_rfc3339();
         let out = self.write(|tx| {
             let mut res = VersionsResult::default();
-            // (record to write, repository it came from)
-            let mut todo: Vec<(PackageVersionRecord, RepositoryName)> = Vec::new();
+            // (record to write, repository it came from, what it replaces)
+            let mut todo: Vec<(PackageVersionRecord, RepositoryName, Option<PackageVersionRecord>)> = Vec::new();
             for (v, rev) in versions {
                 let mut found = None;
                 for r in &sources {
@@ -87,15 +89,16 @@ impl Engine {
                             ),
                         );
                     }
-                    _ => todo.push((rec, from)),
+                    existing => todo.push((rec, from, existing)),
                 }
             }
-            if res.skip_rest(todo.iter().map(|(r, _)| &r.version), |v| format!("Version {v} was skipped")) {
+            if res.skip_rest(todo.iter().map(|(r, _, _)| &r.version), |v| format!("Version {v} was skipped")) {
                 return Ok(res);
             }
             let mut dst_pkg = catalog::package(tx, d, &dst.repo.name, pkg)?.unwrap_or_default();
-            for (rec, from) in todo {
+            for (rec, from, replaced) in todo {
                 catalog::put_version(tx, d, &dst.repo.name, pkg, &rec)?;
+                events::record(tx, &EventSource::of(dst), pkg, replaced.as_ref(), Some(&rec), &now)?;
                 if let Some(p) = catalog::package(tx, d, &from, pkg)? {
                     for (tag, tv) in p.tags.iter().filter(|(_, tv)| **tv == rec.version.as_str()) {
                         dst_pkg.tags.insert(tag.clone(), tv.clone());

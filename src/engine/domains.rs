@@ -260,6 +260,7 @@ impl Engine {
                     catalog::put_repository(tx, &other)?;
                 }
             }
+            super::events::record_repository_deleted(tx, d, r, &crate::model::now_rfc3339())?;
             catalog::delete_repository(tx, d, r)?;
             Ok(rec)
         })?;

@@ -291,12 +291,19 @@ impl Engine {
     /// removes the job, in one transaction.
     fn finish_job(&self, job: &JobRecord, rec: &PackageVersionRecord) -> Result<()> {
         let pkg = &job.package;
+        let now = now_rfc3339();
         self.write(|tx| {
+            let owner = catalog::domain(tx, &job.domain)?.map(|d| d.owner);
             for r in std::iter::once(&job.repo).chain(job.retain.iter()) {
                 if catalog::repository(tx, &job.domain, r)?.is_some()
                     && catalog::version(tx, &job.domain, r, pkg, &rec.version)?.is_none()
                 {
                     catalog::put_version(tx, &job.domain, r, pkg, rec)?;
+                    // A repository exists only inside its domain, so the owner is known here.
+                    if let Some(owner) = &owner {
+                        let src = super::events::EventSource { domain: &job.domain, owner, repository: r };
+                        super::events::record(tx, &src, pkg, None, Some(rec), &now)?;
+                    }
                 }
             }
             catalog::delete_job(tx, &job.id)?;

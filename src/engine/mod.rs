@@ -14,6 +14,7 @@ mod describe;
 mod domains;
 mod download;
 pub mod error;
+pub mod events;
 pub mod format;
 mod hosts;
 mod ingest;
@@ -26,6 +27,7 @@ mod status;
 mod upload;
 mod upstream;
 mod views;
+mod webhooks;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -68,6 +70,7 @@ pub struct Engine {
     jobs: ingest::Jobs,
     rendered: render::RenderCache,
     hosts: hosts::KnownHosts,
+    events: events::EventHub,
 }
 
 /// Change counters that stamp cached views: a view is rebuilt when any input's counter moved.
@@ -145,6 +148,7 @@ impl Engine {
             jobs,
             rendered: render::RenderCache::new(),
             hosts: hosts::KnownHosts::new(cfg_max_hosts),
+            events: Default::default(),
         });
         engine.bootstrap()?;
         Ok(engine)
@@ -153,6 +157,7 @@ impl Engine {
     /// Resumes ingestion jobs left unfinished by a previous run. Call once, inside the runtime.
     pub fn start_background(self: &Arc<Self>) {
         ingest::resume(self);
+        webhooks::start(self);
     }
 
     /// The configuration in force.
@@ -180,7 +185,12 @@ impl Engine {
     where
         F: FnMut(&mut dyn crate::store::WriteTxn) -> Result<R>,
     {
-        blocking(|| crate::store::write(self.meta.as_ref(), f))
+        let out = blocking(|| crate::store::write(self.meta.as_ref(), f));
+        // The commit may have recorded events: feed readers and webhook tasks look again.
+        if out.is_ok() {
+            self.events.wake();
+        }
+        out
     }
 
     fn read<R, F>(&self, f: F) -> Result<R>

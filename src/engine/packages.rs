@@ -135,11 +135,13 @@ impl Engine {
 
     /// Keeps a reference to an upstream's version in `ctx`'s repository.
     pub(super) fn retain(&self, ctx: &RepoCtx, pkg: &PackageId, rec: &PackageVersionRecord) -> Result<()> {
+        let now = crate::model::now_rfc3339();
         let added = self.write(|tx| {
             if catalog::version(tx, &ctx.domain, &ctx.repo.name, pkg, &rec.version)?.is_some() {
                 return Ok(false);
             }
             catalog::put_version(tx, &ctx.domain, &ctx.repo.name, pkg, rec)?;
+            super::events::record(tx, &super::events::EventSource::of(ctx), pkg, None, Some(rec), &now)?;
             Ok(true)
         })?;
         if added {

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::error::{EngineError, ResourceType, Result};
+use super::events::{self, EventSource};
 use super::metadata::Freshness;
 use super::packages::{asset_from_digests, package_missing, revision, version_missing};
 use super::upload::StagedBlob;
@@ -78,6 +79,7 @@ impl Engine {
                 ));
             }
             catalog::put_version(tx, &ctx.domain, &ctx.repo.name, pkg, &rec)?;
+            events::record(tx, &EventSource::of(ctx), pkg, None, Some(&rec), &rec.published_time)?;
             let mut p = catalog::package(tx, &ctx.domain, &ctx.repo.name, pkg)?.unwrap_or_default();
             p.tags.extend(req.tags.clone());
             catalog::put_package(tx, &ctx.domain, &ctx.repo.name, pkg, &p).map_err(EngineError::from)
@@ -127,9 +129,11 @@ impl Engine {
             return Err(conflict("with different content".into()));
         }
         let added = self.commit_assets(new).await?;
+        let now = now_rfc3339();
         self.write(|tx| {
             let mut cur = catalog::version(tx, &ctx.domain, &ctx.repo.name, pkg, v)?
                 .ok_or_else(|| conflict("no more: it was deleted concurrently".into()))?;
+            let before = cur.clone();
             for a in &added {
                 match cur.assets.iter().find(|x| x.name == a.name) {
                     Some(x) if x.sha256 == a.sha256 => {}
@@ -142,6 +146,7 @@ impl Engine {
             }
             cur.revision = revision(&cur.assets, &cur.metadata);
             catalog::put_version(tx, &ctx.domain, &ctx.repo.name, pkg, &cur)?;
+            events::record(tx, &EventSource::of(ctx), pkg, Some(&before), Some(&cur), &now)?;
             Ok(())
         })?;
         self.gens.bump_package(ctx.domain.as_str(), pkg);
@@ -256,12 +261,15 @@ impl Engine {
         pkg: &PackageId,
         mut edit: impl FnMut(&Version, &mut serde_json::Value) -> bool,
     ) -> Result<usize> {
+        let now = now_rfc3339();
         let n = self.write(|tx| {
             let mut n = 0;
             for mut rec in catalog::versions(tx, &ctx.domain, &ctx.repo.name, pkg)? {
+                let before = rec.clone();
                 if edit(&rec.version, &mut rec.metadata) {
                     rec.revision = revision(&rec.assets, &rec.metadata);
                     catalog::put_version(tx, &ctx.domain, &ctx.repo.name, pkg, &rec)?;
+                    events::record(tx, &EventSource::of(ctx), pkg, Some(&before), Some(&rec), &now)?;
                     n += 1;
                 }
             }

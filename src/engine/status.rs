@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 
 use super::error::{EngineError, Result};
+use super::events::{self, EventSource};
 use super::packages::package_missing;
 use super::{Engine, RepoCtx};
 use crate::model::{PackageId, PackageVersionRecord, PackageVersionStatus, Version};
@@ -142,6 +143,7 @@ impl Engine {
         if versions.is_empty() {
             return Err(EngineError::Validation("versions: at least one version is required".into()));
         }
+        let now = crate::model::now_rfc3339();
         let out = self.write(|tx| {
             let mut found: Vec<PackageVersionRecord> = Vec::new();
             let mut res = VersionsResult::default();
@@ -179,14 +181,17 @@ impl Engine {
                 return Ok(res);
             }
             for mut rec in found {
+                let before = rec.clone();
                 let status = match change {
                     Change::Status(s) => {
                         rec.status = s;
                         catalog::put_version(tx, &ctx.domain, &ctx.repo.name, pkg, &rec)?;
+                        events::record(tx, &EventSource::of(ctx), pkg, Some(&before), Some(&rec), &now)?;
                         Some(s)
                     }
                     Change::Delete => {
                         catalog::delete_version(tx, &ctx.domain, &ctx.repo.name, pkg, &rec.version)?;
+                        events::record(tx, &EventSource::of(ctx), pkg, Some(&before), None, &now)?;
                         None
                     }
                 };
@@ -213,12 +218,14 @@ impl Engine {
 
     /// Removes a package and every version of it from `ctx`'s repository.
     pub fn delete_package(&self, ctx: &RepoCtx, pkg: &PackageId) -> Result<()> {
+        let now = crate::model::now_rfc3339();
         self.write(|tx| {
             if catalog::package(tx, &ctx.domain, &ctx.repo.name, pkg)?.is_none() {
                 return Err(package_missing(ctx, pkg));
             }
             for rec in catalog::versions(tx, &ctx.domain, &ctx.repo.name, pkg)? {
                 catalog::delete_version(tx, &ctx.domain, &ctx.repo.name, pkg, &rec.version)?;
+                events::record(tx, &EventSource::of(ctx), pkg, Some(&rec), None, &now)?;
             }
             catalog::delete_package(tx, &ctx.domain, &ctx.repo.name, pkg)?;
             Ok(())

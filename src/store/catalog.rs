@@ -337,3 +337,10 @@ pub fn delete_version(
     let [f, ns, n] = pkg_segs(p);
     tx.delete(Table::Versions, &key(&[d.as_str(), r.as_str(), f, ns, n, v.as_str()]))
 }
+
+// === events ===
+
+mod events;
+pub use events::{
+    append_event, events_after, last_event_position, next_event_sequence, put_webhook_cursor, webhook_cursor,
+};

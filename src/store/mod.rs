@@ -34,11 +34,15 @@ pub enum Table {
     Jobs,
     /// Small settings (schema version, …).
     Settings,
+    /// Package-version events by global position.
+    Events,
+    /// Event counters: the last global position, per-package sequence numbers, webhook cursors.
+    EventState,
 }
 
 impl Table {
     /// Every table, created at open.
-    pub const ALL: [Table; 7] = [
+    pub const ALL: [Table; 9] = [
         Table::Domains,
         Table::Repositories,
         Table::Packages,
@@ -46,6 +50,8 @@ impl Table {
         Table::UpstreamMeta,
         Table::Jobs,
         Table::Settings,
+        Table::Events,
+        Table::EventState,
     ];
     fn name(self) -> &'static str {
         match self {
@@ -56,6 +62,8 @@ impl Table {
             Table::UpstreamMeta => "upstream_meta",
             Table::Jobs => "jobs",
             Table::Settings => "settings",
+            Table::Events => "events",
+            Table::EventState => "event_state",
         }
     }
 }

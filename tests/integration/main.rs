@@ -4,6 +4,7 @@
 mod support;
 
 mod api;
+mod events;
 mod graph;
 mod ingestion;
 mod npm_install;

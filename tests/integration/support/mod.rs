@@ -18,6 +18,8 @@ pub mod depot;
 pub mod fake_npm;
 pub mod fake_pypi;
 pub mod python;
+pub mod sigv4;
+pub mod webhook;
 
 use std::future::Future;
 use std::time::{Duration, Instant};
