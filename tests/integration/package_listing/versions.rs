@@ -15,10 +15,9 @@ fn lpv<'a>(format: &'a str, pkg: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
 }
 
 /// Sixty versions of an npm package published in shuffled order: default pages of 50 whose
-/// token survives deleting the page's last version, statuses, time order, origins and the
-/// default display version (the `latest` tag when listed, else the most recent).
+/// token survives deleting the page's last version, version and time order, the limits.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn list_package_versions_pages_filters_sorts_and_default_display() {
+async fn list_package_versions_pages_survive_a_deleted_cursor_and_sort_by_time() {
     let (_fake, depot, aws) = app_and_store(|b| b).await;
     let endpoint = depot.npm_endpoint("acme", "app");
     let token = aws.token("acme").await;
@@ -76,6 +75,33 @@ async fn list_package_versions_pages_filters_sorts_and_default_display() {
     }
     assert_eq!(paged, by_time);
 
+    // Limits and bad values.
+    for bad in [vec!["--max-results", "1001"], vec!["--sort-by", "NAME"], vec!["--next-token", "bm90LWEtdG9rZW4"]] {
+        let err = aws.err(&lpv("npm", "lv-demo", &bad)).await;
+        assert!(err.contains("ValidationException") || err.contains("Invalid choice"), "{bad:?}: {err}");
+    }
+    let err = unchecked(&depot).err(&lpv("npm", "lv-demo", &["--max-results", "0"])).await;
+    assert!(err.contains("ValidationException"), "{err}");
+}
+
+/// Statuses, origins and the default display version (npm: the `latest` tag when it names a
+/// listed version, else the most recently published), on eight versions published in
+/// shuffled order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_package_versions_statuses_origins_and_default_display() {
+    let (_fake, depot, aws) = app_and_store(|b| b).await;
+    let endpoint = depot.npm_endpoint("acme", "app");
+    let token = aws.token("acme").await;
+    let client = reqwest::Client::new();
+    let published: Vec<String> = (0..8).map(|i| format!("1.0.{}", i * 3 % 8)).collect();
+    for v in &published {
+        assert_eq!(publish_latest(&client, &endpoint, &token, "lv-demo", v).await, 201, "publish {v}");
+    }
+    let remaining: Vec<String> = (0..8).rev().map(|i| format!("1.0.{i}")).collect();
+    let by_time: Vec<String> = published.iter().rev().cloned().collect();
+    let v = aws.ok(&lpv("npm", "lv-demo", &[])).await;
+    assert_eq!(v["defaultDisplayVersion"], published[7].as_str(), "latest: the last published");
+
     // latest moved to an older version: that one is the default display version.
     let r = client
         .put(format!("{endpoint}-/package/lv-demo/dist-tags/latest"))
@@ -123,7 +149,7 @@ async fn list_package_versions_pages_filters_sorts_and_default_display() {
         ("ms", "EXTERNAL", 1),
         ("ms", "INTERNAL", 0),
     ] {
-        let v = aws.ok(&lpv("npm", pkg, &["--origin-type", origin, "--max-results", "1000"])).await;
+        let v = aws.ok(&lpv("npm", pkg, &["--origin-type", origin])).await;
         assert_eq!(v["versions"].as_array().unwrap().len(), want, "{pkg} {origin}: {v}");
     }
     let v = aws.ok(&lpv("npm", "ms", &["--origin-type", "EXTERNAL"])).await;
@@ -140,14 +166,6 @@ async fn list_package_versions_pages_filters_sorts_and_default_display() {
     assert_eq!(publish_latest(&client, &endpoint, &token, "@team/lv-scoped", "1.0.0").await, 201);
     let v = aws.ok(&lpv("npm", "lv-scoped", &["--namespace", "team"])).await;
     assert_eq!((v["namespace"].as_str(), v["package"].as_str()), (Some("team"), Some("lv-scoped")));
-
-    // Limits and bad values.
-    for bad in [vec!["--max-results", "1001"], vec!["--sort-by", "NAME"], vec!["--next-token", "bm90LWEtdG9rZW4"]] {
-        let err = aws.err(&lpv("npm", "lv-demo", &bad)).await;
-        assert!(err.contains("ValidationException") || err.contains("Invalid choice"), "{bad:?}: {err}");
-    }
-    let err = unchecked(&depot).err(&lpv("npm", "lv-demo", &["--max-results", "0"])).await;
-    assert!(err.contains("ValidationException"), "{err}");
 }
 
 /// PyPI: the default display version is the most recently published, not the highest.
