@@ -1,4 +1,5 @@
-//! ListPackages and ListPackageVersions (the rest of package operations comes later).
+//! ListPackages and ListPackageVersions: parameters decoded and checked here, filtering,
+//! order and pages in `engine/listing.rs`.
 
 use axum::extract::{RawQuery, State};
 use axum::Json;
@@ -6,8 +7,8 @@ use serde_json::{json, Value};
 
 use super::params::{self, Params};
 use super::{ApiResult, ApiState};
-use crate::engine::EngineError;
-use crate::model::{Namespace, Origin, PackageFormat, PackageId, PackageVersionStatus};
+use crate::engine::{EngineError, OriginType, PackageListing, VersionListing, VersionOrder};
+use crate::model::{Namespace, PackageFormat, PackageName, PackageVersionStatus};
 
 fn format_param(p: &Params, required: bool) -> Result<Option<PackageFormat>, EngineError> {
     match p.opt("format") {
@@ -23,11 +24,12 @@ pub(crate) async fn list_packages(State(st): State<ApiState>, RawQuery(q): RawQu
     let p = Params::parse(q.as_deref());
     let ctx = st.engine.repo_ctx(&p.domain()?, p.owner()?.as_ref(), &p.repository()?)?;
     let format = format_param(&p, false)?;
+    // Both are prefixes, but must still be text a name could start with (no NUL, '/', …).
     let namespace = p.opt("namespace").map(Namespace::new).transpose()?;
     if namespace.is_some() && format.is_none() {
         return Err(EngineError::Validation("namespace: a namespace filter needs a format".into()).into());
     }
-    let prefix = p.opt("package-prefix").map(str::to_string);
+    let prefix = p.opt("package-prefix").map(PackageName::new).transpose()?;
     for (k, allowed) in [("publish", ["ALLOW", "BLOCK"]), ("upstream", ["ALLOW", "BLOCK"])] {
         if let Some(v) = p.opt(k) {
             if !allowed.contains(&v) {
@@ -35,17 +37,18 @@ pub(crate) async fn list_packages(State(st): State<ApiState>, RawQuery(q): RawQu
             }
         }
     }
-    let limit = p.max_results(100, 1000)?;
-    let after = params::decode_token(p.opt("next-token"))?;
-    let filter = |id: &PackageId| {
-        format.is_none_or(|f| f == id.format)
-            && namespace.as_ref().is_none_or(|n| id.namespace.as_ref() == Some(n))
-            && prefix.as_deref().is_none_or(|pre| id.name.as_str().starts_with(pre))
+    let q = PackageListing {
+        format,
+        namespace: namespace.map(String::from),
+        name_prefix: prefix.map(String::from),
+        limit: p.max_results(100, 1000)?,
+        cursor: params::decode_token(p.opt("next-token"))?,
     };
-    let (ids, next) = st.engine.list_packages(&ctx, &filter, after.as_deref(), limit)?;
-    let packages: Vec<Value> = ids
+    let page = st.engine.list_packages_page(&ctx, &q, &|_, _| true)?;
+    let packages: Vec<Value> = page
+        .packages
         .iter()
-        .map(|id| {
+        .map(|(id, _)| {
             let mut v = json!({
                 "format": id.format.as_str(), "package": id.name,
                 "originConfiguration": { "restrictions": { "publish": "ALLOW", "upstream": "ALLOW" } },
@@ -57,7 +60,7 @@ pub(crate) async fn list_packages(State(st): State<ApiState>, RawQuery(q): RawQu
         })
         .collect();
     let mut out = json!({ "packages": packages });
-    if let Some(n) = next {
+    if let Some(n) = page.next {
         out["nextToken"] = json!(params::encode_token(&n));
     }
     Ok(Json(out))
@@ -66,7 +69,9 @@ pub(crate) async fn list_packages(State(st): State<ApiState>, RawQuery(q): RawQu
 pub(crate) async fn list_package_versions(State(st): State<ApiState>, RawQuery(q): RawQuery) -> ApiResult {
     let p = Params::parse(q.as_deref());
     let ctx = st.engine.repo_ctx(&p.domain()?, p.owner()?.as_ref(), &p.repository()?)?;
-    let format = format_param(&p, true)?.expect("required");
+    let Some(format) = format_param(&p, true)? else {
+        return Err(EngineError::Validation("format: required parameter is missing".into()).into());
+    };
     // The format's name rules apply (PyPI: any spelling of a project name).
     let pkg = st.engine.api_package(format, p.opt("namespace"), p.req("package")?)?;
     let status = p
@@ -75,56 +80,30 @@ pub(crate) async fn list_package_versions(State(st): State<ApiState>, RawQuery(q
             PackageVersionStatus::parse(s).ok_or_else(|| EngineError::Validation(format!("status: unknown status {s}")))
         })
         .transpose()?;
-    let origin_type = p.opt("originType");
-    if let Some(o) = origin_type {
-        if !matches!(o, "INTERNAL" | "EXTERNAL" | "UNKNOWN") {
-            return Err(EngineError::Validation("originType: must be INTERNAL, EXTERNAL or UNKNOWN".into()).into());
+    let origin_type = match p.opt("originType") {
+        None => None,
+        Some("INTERNAL") => Some(OriginType::Internal),
+        Some("EXTERNAL") => Some(OriginType::External),
+        Some("UNKNOWN") => Some(OriginType::Unknown),
+        Some(_) => {
+            return Err(EngineError::Validation("originType: must be INTERNAL, EXTERNAL or UNKNOWN".into()).into())
         }
-    }
-    let by_time = match p.opt("sortBy") {
-        None => false,
-        Some("PUBLISHED_TIME") => true,
+    };
+    let order = match p.opt("sortBy") {
+        None => VersionOrder::Version,
+        Some("PUBLISHED_TIME") => VersionOrder::PublishedTime,
         Some(s) => return Err(EngineError::Validation(format!("sortBy: unknown sort {s}")).into()),
     };
-    let limit = p.max_results(50, 1000)?;
-    let (mut versions, pkg_rec) = st.engine.list_package_versions(&ctx, &pkg)?;
-    let f = st.engine.format(format).cloned();
-    // Default output leaves out versions the guide says it does (Unfinished, Unlisted, Archived, Disposed).
-    versions.retain(|v| match status {
-        Some(s) => v.status == s,
-        None => v.status == PackageVersionStatus::Published,
-    });
-    versions.retain(|v| {
-        matches!(
-            (origin_type, &v.origin),
-            (Some("INTERNAL"), Origin::Internal { .. }) | (Some("EXTERNAL"), Origin::External { .. }) | (None, _)
-        )
-    });
-    if by_time {
-        versions.sort_by(|a, b| b.published_time.cmp(&a.published_time));
-    } else if let Some(f) = &f {
-        versions.sort_by(|a, b| f.compare_versions(&b.version, &a.version));
-    }
-    let default = pkg_rec
-        .tags
-        .get("latest")
-        .filter(|l| versions.iter().any(|v| v.version.as_str() == l.as_str()))
-        .cloned()
-        .or_else(|| {
-            versions.iter().max_by(|a, b| a.published_time.cmp(&b.published_time)).map(|v| v.version.to_string())
-        });
-    let start = match params::decode_token(p.opt("next-token"))? {
-        Some(t) => {
-            let last = String::from_utf8_lossy(&t).into_owned();
-            versions.iter().position(|v| v.version.as_str() == last).map_or(versions.len(), |i| i + 1)
-        }
-        None => 0,
+    let q = VersionListing {
+        status,
+        origin_type,
+        order,
+        limit: p.max_results(50, 1000)?,
+        cursor: params::decode_token(p.opt("next-token"))?,
     };
-    let page: Vec<_> = versions.iter().skip(start).take(limit).collect();
-    let next = (start + page.len() < versions.len())
-        .then(|| page.last().map(|v| params::encode_token(v.version.as_str().as_bytes())))
-        .flatten();
+    let page = st.engine.list_package_versions_page(&ctx, &pkg, &q)?;
     let items: Vec<Value> = page
+        .versions
         .iter()
         .map(|v| {
             json!({
@@ -137,11 +116,11 @@ pub(crate) async fn list_package_versions(State(st): State<ApiState>, RawQuery(q
     if let Some(ns) = &pkg.namespace {
         out["namespace"] = json!(ns);
     }
-    if let Some(d) = default {
+    if let Some(d) = page.default_display {
         out["defaultDisplayVersion"] = json!(d);
     }
-    if let Some(n) = next {
-        out["nextToken"] = json!(n);
+    if let Some(n) = page.next {
+        out["nextToken"] = json!(params::encode_token(&n));
     }
     Ok(Json(out))
 }

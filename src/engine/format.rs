@@ -193,6 +193,21 @@ pub trait Format: Send + Sync + 'static {
     fn readme(&self, _metadata: &serde_json::Value) -> Option<String> {
         None
     }
+
+    // Listings (ListPackages, ListPackageVersions).
+
+    /// A ListPackages `package-prefix` in the form stored names have (PyPI: PEP 503), so it
+    /// still prefixes every name it prefixed as written. Default: as given.
+    fn api_name_prefix(&self, prefix: &str) -> String {
+        prefix.to_string()
+    }
+
+    /// ListPackageVersions' `defaultDisplayVersion`, given the package's tags in the
+    /// repository and its listed versions, most recently published first. Default: the
+    /// most recently published.
+    fn default_display_version(&self, _tags: &BTreeMap<String, String>, listed: &[&Version]) -> Option<Version> {
+        listed.first().map(|v| (*v).clone())
+    }
 }
 
 /// A license as a version declares it (DescribePackageVersion's `licenses`).

@@ -19,6 +19,7 @@ pub mod format;
 mod hosts;
 mod ingest;
 mod inspect;
+mod listing;
 mod metadata;
 mod packages;
 mod publish;
@@ -45,6 +46,7 @@ pub use format::{
     UpstreamPackage, UpstreamVersion, VersionDetails,
 };
 pub use hosts::{normalize_host, HostRefusal};
+pub use listing::{OriginType, PackageListing, PackagePage, VersionListing, VersionOrder, VersionPage};
 pub use packages::AssetBody;
 pub use publish::{PublishAsset, PublishRequest};
 pub use render::Rendered;

@@ -1,4 +1,4 @@
-//! Version resolution through the search order with retention, asset streaming, listings,
+//! Version resolution through the search order with retention, asset streaming,
 //! and the helpers the other package modules share (revisions, not-found errors).
 
 use std::collections::{BTreeMap, HashSet};
@@ -16,7 +16,7 @@ use super::upstream::Priority;
 /// into a request upstream each.
 const RECHECK_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
 use super::{Engine, RepoCtx};
-use crate::model::{Asset, AssetName, PackageId, PackageRecord, PackageVersionRecord, RepositoryRecord, Version};
+use crate::model::{Asset, AssetName, PackageId, PackageVersionRecord, RepositoryRecord, Version};
 use crate::store::blobs::ByteStream;
 use crate::store::catalog;
 
@@ -181,35 +181,6 @@ impl Engine {
         Ok(AssetBody { size: body.size, sha256: a.sha256.hex(), stream: body.stream })
     }
 
-    /// Packages stored in a repository, in (format, namespace, name) order (ListPackages).
-    pub fn list_packages(
-        &self,
-        ctx: &RepoCtx,
-        filter: &dyn Fn(&PackageId) -> bool,
-        after: Option<&[u8]>,
-        limit: usize,
-    ) -> Result<(Vec<PackageId>, Option<Vec<u8>>)> {
-        self.read(|tx| {
-            let mut out = Vec::new();
-            let mut cursor = after.map(<[u8]>::to_vec);
-            loop {
-                let batch = catalog::packages(tx, &ctx.domain, &ctx.repo.name, cursor.as_deref(), 512)?;
-                let Some((_, last)) = batch.last() else { return Ok((out, None)) };
-                let last = last.clone();
-                for (id, key) in batch {
-                    // Only packages with at least one version are listed.
-                    if filter(&id) && !catalog::versions(tx, &ctx.domain, &ctx.repo.name, &id)?.is_empty() {
-                        out.push(id);
-                        if out.len() == limit {
-                            return Ok((out, Some(key)));
-                        }
-                    }
-                }
-                cursor = Some(last);
-            }
-        })
-    }
-
     /// Bytes of distinct assets stored in a domain (DescribeDomain's `assetSizeBytes`).
     pub fn domain_asset_size(&self, d: &crate::model::DomainName) -> Result<u64> {
         self.read(|tx| {
@@ -223,18 +194,6 @@ impl Engine {
                 }
             }
             Ok(total)
-        })
-    }
-
-    /// Versions stored in a repository (ListPackageVersions); upstreams are ignored.
-    pub fn list_package_versions(
-        &self,
-        ctx: &RepoCtx,
-        pkg: &PackageId,
-    ) -> Result<(Vec<PackageVersionRecord>, PackageRecord)> {
-        self.read(|tx| {
-            let p = catalog::package(tx, &ctx.domain, &ctx.repo.name, pkg)?.ok_or_else(|| package_missing(ctx, pkg))?;
-            Ok((catalog::versions(tx, &ctx.domain, &ctx.repo.name, pkg)?, p))
         })
     }
 }

@@ -6,8 +6,7 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use super::{ReadTxn, StoreError, Table, WriteTxn};
 use crate::model::{
-    DomainName, DomainRecord, Namespace, PackageFormat, PackageId, PackageName, PackageRecord, PackageVersionRecord,
-    RepositoryName, RepositoryRecord, Version,
+    DomainName, DomainRecord, PackageId, PackageRecord, PackageVersionRecord, RepositoryName, RepositoryRecord, Version,
 };
 
 fn key(segs: &[&str]) -> Vec<u8> {
@@ -159,16 +158,7 @@ pub fn packages(
     let rows = tx.scan(Table::Packages, &prefix, after, limit)?;
     let mut out = Vec::with_capacity(rows.len());
     for (k, _) in rows {
-        let segs = split(&k);
-        // d, r, format, namespace, name, "" (after the final NUL)
-        let (Some(f), Some(ns), Some(n)) = (segs.get(2), segs.get(3), segs.get(4)) else {
-            return Err(StoreError::Corrupt("package key".into()));
-        };
-        let format = PackageFormat::parse(f).ok_or_else(|| StoreError::Corrupt("package key format".into()))?;
-        let namespace =
-            if ns.is_empty() { None } else { Some(Namespace::new(*ns).map_err(|e| StoreError::Corrupt(e.0))?) };
-        let name = PackageName::new(*n).map_err(|e| StoreError::Corrupt(e.0))?;
-        out.push((PackageId { format, namespace, name }, k));
+        out.push((listing::parse(&k)?, k));
     }
     Ok(out)
 }
@@ -344,3 +334,8 @@ mod events;
 pub use events::{
     append_event, events_after, last_event_position, next_event_sequence, put_webhook_cursor, webhook_cursor,
 };
+
+// === package listings (ListPackages' key-range scans) ===
+
+mod listing;
+pub use listing::{has_versions, packages_matching, Keep, Listed, PackageQuery};

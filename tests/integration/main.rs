@@ -9,6 +9,7 @@ mod graph;
 mod ingestion;
 mod npm_install;
 mod package_copy;
+mod package_listing;
 mod package_ops;
 mod package_status;
 mod publish;

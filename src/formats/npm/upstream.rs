@@ -159,6 +159,16 @@ impl Format for Npm {
         })
     }
 
+    /// The `latest` tag when it names a listed version, else the most recently published.
+    fn default_display_version(
+        &self,
+        tags: &std::collections::BTreeMap<String, String>,
+        listed: &[&Version],
+    ) -> Option<Version> {
+        let latest = tags.get("latest").and_then(|l| listed.iter().find(|v| v.as_str() == l.as_str()));
+        latest.or(listed.first()).map(|v| (*v).clone())
+    }
+
     /// CodeArtifact names every npm tarball `package.tgz` in its API.
     fn api_asset_name(&self, _asset: &AssetName) -> String {
         "package.tgz".to_string()

@@ -24,6 +24,16 @@ pub(crate) fn normalize(name: &str) -> String {
     out
 }
 
+/// [`normalize`] for the start of a name: a trailing run of separators stays one `-`
+/// (`Foo_` prefixes `foo-bar`, not `foobar`).
+pub(crate) fn normalize_prefix(prefix: &str) -> String {
+    let mut out = normalize(prefix);
+    if !out.is_empty() && prefix.ends_with(['-', '_', '.']) {
+        out.push('-');
+    }
+    out
+}
+
 /// Whether `name` is a valid project name (PEP 508: ASCII letters and digits, with `-`, `_`
 /// and `.` inside).
 pub(crate) fn is_valid(name: &str) -> bool {
@@ -101,6 +111,14 @@ mod tests {
         assert!(is_valid("zope.interface") && is_valid("a") && is_valid("A_1"));
         assert!(!is_valid("-a") && !is_valid("a-") && !is_valid("a b") && !is_valid("") && !is_valid("../x"));
         assert_eq!(package_id("Requests").unwrap().name.as_str(), "requests");
+    }
+
+    #[test]
+    fn name_prefixes_normalise_like_names() {
+        assert_eq!(normalize_prefix("Charset_N"), "charset-n");
+        assert_eq!(normalize_prefix("Charset_"), "charset-");
+        assert_eq!(normalize_prefix("charset.-"), "charset-");
+        assert_eq!(normalize_prefix("Zope"), "zope");
     }
 
     #[test]

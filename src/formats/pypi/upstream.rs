@@ -98,6 +98,11 @@ impl Format for Pypi {
         namespace.is_none().then(|| names::package_id(name)).flatten()
     }
 
+    /// Names are stored normalised, so a prefix is normalised the same way.
+    fn api_name_prefix(&self, prefix: &str) -> String {
+        names::normalize_prefix(prefix)
+    }
+
     /// Versions are stored in PEP 440 normal form (`1.0-RC1` → `1.0rc1`).
     fn api_version(&self, version: &str) -> Option<Version> {
         names::version(version)
