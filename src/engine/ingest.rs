@@ -398,7 +398,7 @@ impl Engine {
 
     /// Test and tooling hook: the versions stored in a repository, by package.
     pub fn stored_versions(&self, ctx: &RepoCtx) -> Result<Vec<(PackageId, Vec<Version>)>> {
-        let (pkgs, _) = self.list_packages(ctx, &|_| true, None, usize::MAX)?;
+        let (pkgs, _) = self.list_packages(ctx, None, None, usize::MAX)?;
         let mut out = Vec::new();
         for p in pkgs {
             let (vs, _) = self.list_package_versions(ctx, &p)?;

@@ -153,17 +153,18 @@ impl Engine {
         Ok(PackagePage { packages, next })
     }
 
-    /// Packages stored in a repository, in (format, namespace, name) order, for callers that
-    /// want them all (the PyPI project list, tooling).
+    /// Packages of one format (or all) stored in a repository, in (format, namespace, name)
+    /// order, for callers that want them all (the PyPI project list, tooling); the format's
+    /// key range is all that is read.
     pub fn list_packages(
         &self,
         ctx: &RepoCtx,
-        filter: &dyn Fn(&PackageId) -> bool,
+        format: Option<PackageFormat>,
         after: Option<&[u8]>,
         limit: usize,
     ) -> Result<(Vec<PackageId>, Option<Vec<u8>>)> {
-        let q = PackageListing { limit, cursor: after.map(<[u8]>::to_vec), ..Default::default() };
-        let page = self.list_packages_page(ctx, &q, &|id, _| filter(id))?;
+        let q = PackageListing { format, limit, cursor: after.map(<[u8]>::to_vec), ..Default::default() };
+        let page = self.list_packages_page(ctx, &q, &|_, _| true)?;
         Ok((page.packages.into_iter().map(|(id, _)| id).collect(), page.next))
     }
 

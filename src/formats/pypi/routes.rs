@@ -166,7 +166,7 @@ fn not_acceptable() -> Response {
 
 fn index(st: &FormatState, ctx: &RepoCtx, headers: &HeaderMap) -> Result<Response> {
     let Some(ct) = media_type(headers) else { return Ok(not_acceptable()) };
-    let (pkgs, _) = st.engine.list_packages(ctx, &|p| p.format == PackageFormat::Pypi, None, 100_000)?;
+    let (pkgs, _) = st.engine.list_packages(ctx, Some(PackageFormat::Pypi), None, 100_000)?;
     let names: Vec<String> = pkgs.into_iter().map(|p| p.name.to_string()).collect();
     let body = if ct == simple::JSON { simple::index_json(&names) } else { simple::index_html(&names) };
     Ok(([(header::CONTENT_TYPE, ct)], body).into_response())
