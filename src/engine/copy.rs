@@ -1,12 +1,13 @@
 //! CopyPackageVersions: stored versions of one package copied from a source repository (or,
 //! with `include_from_upstream`, its upstream repositories) to a destination repository of
 //! the same domain. One transaction, all-or-nothing as the guide's examples show. The copy
-//! shares blobs: the destination record names the same assets, so no byte is written.
+//! shares blobs: the destination record names the same assets, so no byte is written. A
+//! Disposed source is refused (NOT_ALLOWED): its blobs may already be collected.
 
 use super::error::{EngineError, Result};
 use super::status::{VersionFailure, VersionOutcome, VersionSelection, VersionsResult};
 use super::{Engine, RepoCtx};
-use crate::model::{PackageId, PackageVersionRecord, RepositoryName};
+use crate::model::{PackageId, PackageVersionRecord, PackageVersionStatus, RepositoryName};
 use crate::store::catalog;
 
 /// What a CopyPackageVersions request asks for besides the versions.
@@ -57,7 +58,9 @@ impl Engine {
             vec![src.repo.name.clone()]
         };
         let d = &dst.domain;
+        let mut released = false;
         let out = self.write(|tx| {
+            released = false;
             let mut res = VersionsResult::default();
             // (record to write, repository it came from)
             let mut todo: Vec<(PackageVersionRecord, RepositoryName)> = Vec::new();
@@ -74,6 +77,12 @@ impl Engine {
                     continue;
                 };
                 if res.revision_mismatch(&rec, rev.as_ref()) {
+                    continue;
+                }
+                // A disposed version has no bytes left (they may already be collected).
+                if rec.status == PackageVersionStatus::Disposed {
+                    let msg = format!("Version {v} is disposed and cannot be copied");
+                    res.failed.insert(v.to_string(), (VersionFailure::NotAllowed, msg));
                     continue;
                 }
                 match catalog::version(tx, d, &dst.repo.name, pkg, v)? {
@@ -95,6 +104,11 @@ impl Engine {
             }
             let mut dst_pkg = catalog::package(tx, d, &dst.repo.name, pkg)?.unwrap_or_default();
             for (rec, from) in todo {
+                if let Some(old) = catalog::version(tx, d, &dst.repo.name, pkg, &rec.version)? {
+                    // An overwrite stops referencing the replaced version's blobs.
+                    catalog::release_blobs(tx, catalog::record_blobs(&old))?;
+                    released = true;
+                }
                 catalog::put_version(tx, d, &dst.repo.name, pkg, &rec)?;
                 if let Some(p) = catalog::package(tx, d, &from, pkg)? {
                     for (tag, tv) in p.tags.iter().filter(|(_, tv)| **tv == rec.version.as_str()) {
@@ -114,6 +128,9 @@ impl Engine {
         if !out.successful.is_empty() {
             self.gens.bump_package(d.as_str(), pkg);
         }
+        if released {
+            self.gc.wake();
+        }
         Ok(out)
     }
 }
@@ -125,7 +142,7 @@ mod tests {
     use super::*;
     use crate::config::{Config, MapEnv};
     use crate::engine::Auth;
-    use crate::model::{DomainName, Origin, PackageFormat, PackageName, PackageRecord, PackageVersionStatus, Version};
+    use crate::model::{DomainName, Origin, PackageFormat, PackageName, PackageRecord, Version};
     use crate::store::{DirBlobStore, MemoryStore};
 
     #[test]

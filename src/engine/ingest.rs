@@ -193,7 +193,7 @@ impl Engine {
                 .ok_or_else(|| EngineError::Internal("ingested version is missing".into()))?;
             if !created && target != r {
                 let ctx = engine.repo_ctx(&d, None, &target)?;
-                engine.retain(&ctx, &p, &rec)?;
+                engine.retain(&ctx, &p, &r, &rec)?;
             }
             Ok(rec)
         });
@@ -273,36 +273,26 @@ impl Engine {
                 )
             })?
             .clone();
-        let (assets, metadata) = self.download_version(&job.connection, pkg, &uv, urgency).await?;
+        let staged = self.download_version(&job.connection, pkg, &uv, urgency).await?;
         let rec = PackageVersionRecord {
             version: job.version.clone(),
             status: PackageVersionStatus::Published,
-            revision: revision(&assets, &metadata),
-            assets,
-            metadata,
+            revision: revision(&staged.assets, &staged.metadata),
+            assets: staged.assets,
+            metadata: staged.metadata,
             published_time: uv.published_time.clone().unwrap_or_else(now_rfc3339),
             origin: Origin::External { connection: job.connection.clone() },
         };
-        self.finish_job(job, &rec)?;
+        self.commit_referencing(staged.blobs, |tx| finish_job_tx(tx, job, &rec))?;
+        self.gens.bump_package(job.domain.as_str(), pkg);
         Ok(rec)
     }
 
     /// Stores the version in the connection's repository and every retaining repository, and
     /// removes the job, in one transaction.
     fn finish_job(&self, job: &JobRecord, rec: &PackageVersionRecord) -> Result<()> {
-        let pkg = &job.package;
-        self.write(|tx| {
-            for r in std::iter::once(&job.repo).chain(job.retain.iter()) {
-                if catalog::repository(tx, &job.domain, r)?.is_some()
-                    && catalog::version(tx, &job.domain, r, pkg, &rec.version)?.is_none()
-                {
-                    catalog::put_version(tx, &job.domain, r, pkg, rec)?;
-                }
-            }
-            catalog::delete_job(tx, &job.id)?;
-            Ok::<_, EngineError>(())
-        })?;
-        self.gens.bump_package(job.domain.as_str(), pkg);
+        self.write(|tx| finish_job_tx(tx, job, rec))?;
+        self.gens.bump_package(job.domain.as_str(), &job.package);
         Ok(())
     }
 
@@ -399,4 +389,29 @@ impl Engine {
         }
         Ok(out)
     }
+}
+
+/// `finish_job`'s transaction. The retaining repositories get the record the connection's
+/// repository holds now, read in this transaction, and only while it is downloadable: a
+/// version disposed meanwhile is never copied (its blobs may be collected).
+fn finish_job_tx(tx: &mut dyn crate::store::WriteTxn, job: &JobRecord, rec: &PackageVersionRecord) -> Result<()> {
+    let pkg = &job.package;
+    let mut src = rec.clone();
+    if catalog::repository(tx, &job.domain, &job.repo)?.is_some() {
+        match catalog::version(tx, &job.domain, &job.repo, pkg, &rec.version)? {
+            Some(cur) => src = cur,
+            None => catalog::put_version(tx, &job.domain, &job.repo, pkg, rec)?,
+        }
+    }
+    if src.status.is_downloadable() {
+        for r in &job.retain {
+            if catalog::repository(tx, &job.domain, r)?.is_some()
+                && catalog::version(tx, &job.domain, r, pkg, &rec.version)?.is_none()
+            {
+                catalog::put_version(tx, &job.domain, r, pkg, &src)?;
+            }
+        }
+    }
+    catalog::delete_job(tx, &job.id)?;
+    Ok(())
 }

@@ -11,10 +11,12 @@
 pub mod auth;
 mod copy;
 mod describe;
+mod dispose;
 mod domains;
 mod download;
 pub mod error;
 pub mod format;
+mod gc;
 mod hosts;
 mod ingest;
 mod inspect;
@@ -68,6 +70,7 @@ pub struct Engine {
     jobs: ingest::Jobs,
     rendered: render::RenderCache,
     hosts: hosts::KnownHosts,
+    gc: gc::BlobGc,
 }
 
 /// Change counters that stamp cached views: a view is rebuilt when any input's counter moved.
@@ -145,14 +148,17 @@ impl Engine {
             jobs,
             rendered: render::RenderCache::new(),
             hosts: hosts::KnownHosts::new(cfg_max_hosts),
+            gc: Default::default(),
         });
         engine.bootstrap()?;
         Ok(engine)
     }
 
-    /// Resumes ingestion jobs left unfinished by a previous run. Call once, inside the runtime.
+    /// Resumes ingestion jobs left unfinished by a previous run and starts the blob collector
+    /// (whose first pass finishes collections a crash cut short). Call once, inside the runtime.
     pub fn start_background(self: &Arc<Self>) {
         ingest::resume(self);
+        self.start_gc();
     }
 
     /// The configuration in force.

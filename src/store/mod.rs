@@ -34,11 +34,14 @@ pub enum Table {
     Jobs,
     /// Small settings (schema version, …).
     Settings,
+    /// Blobs that a committed change stopped referencing, by SHA-256: garbage-collection
+    /// candidates (`engine/gc.rs`), re-checked before anything is removed.
+    BlobGc,
 }
 
 impl Table {
     /// Every table, created at open.
-    pub const ALL: [Table; 7] = [
+    pub const ALL: [Table; 8] = [
         Table::Domains,
         Table::Repositories,
         Table::Packages,
@@ -46,6 +49,7 @@ impl Table {
         Table::UpstreamMeta,
         Table::Jobs,
         Table::Settings,
+        Table::BlobGc,
     ];
     fn name(self) -> &'static str {
         match self {
@@ -56,6 +60,7 @@ impl Table {
             Table::UpstreamMeta => "upstream_meta",
             Table::Jobs => "jobs",
             Table::Settings => "settings",
+            Table::BlobGc => "blob_gc",
         }
     }
 }
