@@ -8,6 +8,7 @@ mod graph;
 mod ingestion;
 mod npm_install;
 mod package_copy;
+mod package_dispose;
 mod package_ops;
 mod package_status;
 mod publish;
