@@ -28,7 +28,7 @@ use super::{Engine, RepoCtx};
 use crate::model::{
     now_rfc3339, DomainName, Origin, PackageId, PackageVersionRecord, PackageVersionStatus, RepositoryName, Version,
 };
-use crate::store::catalog;
+use crate::store::{catalog, PendingBlob};
 
 type Outcome = Option<std::result::Result<(), Arc<EngineError>>>;
 
@@ -254,7 +254,7 @@ impl Engine {
         if let Some(rec) =
             self.read(|tx| Ok::<_, EngineError>(catalog::version(tx, &job.domain, &job.repo, pkg, &job.version)?))?
         {
-            self.finish_job(job, &rec)?;
+            self.finish_job(job, &rec, vec![])?;
             return Ok(rec);
         }
         let entry = self.upstream_package_patient(&job.connection, pkg, urgency.priority()).await?;
@@ -283,15 +283,14 @@ impl Engine {
             published_time: uv.published_time.clone().unwrap_or_else(now_rfc3339),
             origin: Origin::External { connection: job.connection.clone() },
         };
-        self.commit_referencing(staged.blobs, |tx| finish_job_tx(tx, job, &rec))?;
-        self.gens.bump_package(job.domain.as_str(), pkg);
+        self.finish_job(job, &rec, staged.blobs)?;
         Ok(rec)
     }
 
-    /// Stores the version in the connection's repository and every retaining repository, and
-    /// removes the job, in one transaction.
-    fn finish_job(&self, job: &JobRecord, rec: &PackageVersionRecord) -> Result<()> {
-        self.write(|tx| finish_job_tx(tx, job, rec))?;
+    /// Commits the version's blobs, then stores it in the connection's repository and every
+    /// retaining repository and removes the job, in one transaction (`finish_job_tx`).
+    fn finish_job(&self, job: &JobRecord, rec: &PackageVersionRecord, blobs: Vec<Box<dyn PendingBlob>>) -> Result<()> {
+        self.commit_referencing(blobs, |tx| finish_job_tx(tx, job, rec))?;
         self.gens.bump_package(job.domain.as_str(), &job.package);
         Ok(())
     }

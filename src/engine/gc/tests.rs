@@ -186,13 +186,19 @@ async fn a_blob_another_version_uses_is_kept() {
     let size = |ctx: &RepoCtx| e.domain_asset_size(&ctx.domain).unwrap();
     assert_eq!(size(&a), 12);
 
+    let v1 = Version::new("1.0.0").unwrap();
+    let stale = e.read(|tx| Ok::<_, EngineError>(catalog::version(tx, &a.domain, &a.repo.name, &pkg(), &v1)?)).unwrap();
     e.dispose_versions(&a, &pkg(), &sel("1.0.0"), None).unwrap();
     assert_eq!(e.collect_blobs().unwrap(), 0);
     assert!(exists(&e, &sha) && exists(&e, &companion), "the copy in b still uses both");
     assert_eq!(size(&a), 12, "b's copy still counts");
     // A disposed version is copied nowhere: copy refuses it, retention skips it.
-    let r = e.copy_versions(&a, &repo(&e, "dom", "rd"), &pkg(), &sel("1.0.0"), CopyOptions::default()).unwrap();
+    let d = repo(&e, "dom", "rd");
+    let r = e.copy_versions(&a, &d, &pkg(), &sel("1.0.0"), CopyOptions::default()).unwrap();
     assert_eq!(r.failed["1.0.0"].0, VersionFailure::NotAllowed);
+    e.retain(&d, &pkg(), &a.repo.name, &stale.unwrap()).unwrap();
+    let kept = e.read(|tx| Ok::<_, EngineError>(catalog::version(tx, &d.domain, &d.repo.name, &pkg(), &v1)?)).unwrap();
+    assert!(kept.is_none(), "retention re-read its source and saw it disposed");
 
     let r = e.delete_versions(&b, &pkg(), &sel("1.0.0"), None).unwrap();
     assert!(r.successful.contains_key("1.0.0"));
