@@ -86,6 +86,11 @@ impl Engine {
                     continue;
                 }
                 match catalog::version(tx, d, &dst.repo.name, pkg, v)? {
+                    // Disposal is irreversible (it keeps the revision, so it would pass as identical).
+                    Some(existing) if existing.status == PackageVersionStatus::Disposed => {
+                        let msg = format!("Version {v} is disposed in repository {}; delete it first", dst.repo.name);
+                        res.failed.insert(v.to_string(), (VersionFailure::NotAllowed, msg));
+                    }
                     Some(existing) if identical(&existing, &rec) => {}
                     Some(_) if !opts.allow_overwrite => {
                         res.failed.insert(

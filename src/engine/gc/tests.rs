@@ -196,6 +196,9 @@ async fn a_blob_another_version_uses_is_kept() {
     let d = repo(&e, "dom", "rd");
     let r = e.copy_versions(&a, &d, &pkg(), &sel("1.0.0"), CopyOptions::default()).unwrap();
     assert_eq!(r.failed["1.0.0"].0, VersionFailure::NotAllowed);
+    let back =
+        e.copy_versions(&b, &a, &pkg(), &sel("1.0.0"), CopyOptions { allow_overwrite: true, ..Default::default() });
+    assert_eq!(back.unwrap().failed["1.0.0"].0, VersionFailure::NotAllowed, "nor is it copied over");
     e.retain(&d, &pkg(), &a.repo.name, &stale.unwrap()).unwrap();
     let kept = e.read(|tx| Ok::<_, EngineError>(catalog::version(tx, &d.domain, &d.repo.name, &pkg(), &v1)?)).unwrap();
     assert!(kept.is_none(), "retention re-read its source and saw it disposed");
