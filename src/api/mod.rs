@@ -3,7 +3,7 @@
 //! before it reaches a handler; handlers decode, make one engine call and encode.
 //! Operation groups: `domains`, `repositories`, `tokens` (authorization tokens and
 //! endpoints), `packages` (listings), `package_ops` (describe, assets, dependencies, readme),
-//! `package_writes` (status changes and deletes). Wire shapes live in `shapes`; errors in `error`.
+//! `package_writes` (status changes, deletes and disposal). Wire shapes live in `shapes`; errors in `error`.
 
 mod domains;
 mod error;
@@ -73,6 +73,7 @@ pub fn routes(state: ApiState) -> Router {
         .route("/v1/package/versions/update_status", post(package_writes::update_package_versions_status))
         .route("/v1/package/versions/delete", post(package_writes::delete_package_versions))
         .route("/v1/package/versions/copy", post(package_copy::copy_package_versions))
+        .route("/v1/package/versions/dispose", post(package_writes::dispose_package_versions))
         .route("/v1/package/version", get(package_ops::describe_package_version))
         .route("/v1/package/version/assets", post(package_ops::list_package_version_assets))
         .route("/v1/package/version/asset", get(package_ops::get_package_version_asset))

@@ -1,5 +1,6 @@
-//! The package write operations: UpdatePackageVersionsStatus, DeletePackageVersions and
-//! DeletePackage. Like the read-only ones they act on the named repository only.
+//! The package write operations: UpdatePackageVersionsStatus, DeletePackageVersions,
+//! DisposePackageVersions and DeletePackage. Like the read-only ones they act on the named
+//! repository only.
 
 use std::collections::BTreeMap;
 
@@ -86,6 +87,23 @@ pub(crate) async fn delete_package_versions(
     let expected = b.expected_status.as_deref().map(|s| status("expectedStatus", s)).transpose()?;
     let sel = selection(&st, t.pkg.format, &b)?;
     let r = st.engine.delete_versions(&t.ctx, &t.pkg, &sel, expected)?;
+    Ok(Json(result_json(r)))
+}
+
+pub(crate) async fn dispose_package_versions(
+    State(st): State<ApiState>,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> ApiResult {
+    let p = Params::parse(q.as_deref());
+    let t = target(&st, &p)?;
+    let b: VersionsBody = params::body(&body)?;
+    if b.versions.is_empty() {
+        return Err(EngineError::Validation("versions: required".into()).into());
+    }
+    let expected = b.expected_status.as_deref().map(|s| status("expectedStatus", s)).transpose()?;
+    let sel = selection(&st, t.pkg.format, &b)?;
+    let r = st.engine.dispose_versions(&t.ctx, &t.pkg, &sel, expected)?;
     Ok(Json(result_json(r)))
 }
 

@@ -1,13 +1,14 @@
 //! CopyPackageVersions: stored versions of one package copied from a source repository (or,
 //! with `include_from_upstream`, its upstream repositories) to a destination repository of
 //! the same domain. One transaction, all-or-nothing as the guide's examples show. The copy
-//! shares blobs: the destination record names the same assets, so no byte is written.
+//! shares blobs: the destination record names the same assets, so no byte is written. A
+//! Disposed source is refused (NOT_ALLOWED): its blobs may already be collected.
 
 use super::error::{EngineError, Result};
 use super::events::{self, EventSource};
 use super::status::{VersionFailure, VersionOutcome, VersionSelection, VersionsResult};
 use super::{Engine, RepoCtx};
-use crate::model::{PackageId, PackageVersionRecord, RepositoryName};
+use crate::model::{PackageId, PackageVersionRecord, PackageVersionStatus, RepositoryName};
 use crate::store::catalog;
 
 /// What a CopyPackageVersions request asks for besides the versions.
@@ -59,7 +60,9 @@ impl Engine {
         };
         let d = &dst.domain;
         let now = crate::model::now_rfc3339();
+        let mut released = false;
         let out = self.write(|tx| {
+            released = false;
             let mut res = VersionsResult::default();
             // (record to write, repository it came from, what it replaces)
             let mut todo: Vec<(PackageVersionRecord, RepositoryName, Option<PackageVersionRecord>)> = Vec::new();
@@ -78,7 +81,18 @@ impl Engine {
                 if res.revision_mismatch(&rec, rev.as_ref()) {
                     continue;
                 }
+                // A disposed version has no bytes left (they may already be collected).
+                if rec.status == PackageVersionStatus::Disposed {
+                    let msg = format!("Version {v} is disposed and cannot be copied");
+                    res.failed.insert(v.to_string(), (VersionFailure::NotAllowed, msg));
+                    continue;
+                }
                 match catalog::version(tx, d, &dst.repo.name, pkg, v)? {
+                    // Disposal is irreversible (it keeps the revision, so it would pass as identical).
+                    Some(existing) if existing.status == PackageVersionStatus::Disposed => {
+                        let msg = format!("Version {v} is disposed in repository {}; delete it first", dst.repo.name);
+                        res.failed.insert(v.to_string(), (VersionFailure::NotAllowed, msg));
+                    }
                     Some(existing) if identical(&existing, &rec) => {}
                     Some(_) if !opts.allow_overwrite => {
                         res.failed.insert(
@@ -97,6 +111,11 @@ impl Engine {
             }
             let mut dst_pkg = catalog::package(tx, d, &dst.repo.name, pkg)?.unwrap_or_default();
             for (rec, from, replaced) in todo {
+                if let Some(old) = &replaced {
+                    // An overwrite stops referencing the replaced version's blobs.
+                    catalog::release_blobs(tx, catalog::record_blobs(old))?;
+                    released = true;
+                }
                 catalog::put_version(tx, d, &dst.repo.name, pkg, &rec)?;
                 events::record(tx, &EventSource::of(dst), pkg, replaced.as_ref(), Some(&rec), &now)?;
                 if let Some(p) = catalog::package(tx, d, &from, pkg)? {
@@ -117,6 +136,9 @@ impl Engine {
         if !out.successful.is_empty() {
             self.gens.bump_package(d.as_str(), pkg);
         }
+        if released {
+            self.gc.wake();
+        }
         Ok(out)
     }
 }
@@ -128,7 +150,7 @@ mod tests {
     use super::*;
     use crate::config::{Config, MapEnv};
     use crate::engine::Auth;
-    use crate::model::{DomainName, Origin, PackageFormat, PackageName, PackageRecord, PackageVersionStatus, Version};
+    use crate::model::{DomainName, Origin, PackageFormat, PackageName, PackageRecord, Version};
     use crate::store::{DirBlobStore, MemoryStore};
 
     #[test]

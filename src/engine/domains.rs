@@ -265,6 +265,8 @@ impl Engine {
             Ok(rec)
         })?;
         self.gens.bump_graph();
+        // Its versions' blobs were recorded as collection candidates (`catalog::delete_repository`).
+        self.gc.wake();
         tracing::info!(domain = %d, repo.name = %r, "repository deleted");
         Ok(rec)
     }

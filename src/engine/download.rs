@@ -10,17 +10,27 @@ use super::packages::asset_from_digests;
 use super::upstream::Urgency;
 use super::Engine;
 use crate::model::{Asset, PackageId};
+use crate::store::PendingBlob;
+
+/// A downloaded version not committed yet: its file records, their blobs (files and companion
+/// blobs) and its metadata.
+pub(super) struct StagedVersion {
+    pub(super) assets: Vec<Asset>,
+    pub(super) blobs: Vec<Box<dyn PendingBlob>>,
+    pub(super) metadata: Value,
+}
 
 impl Engine {
-    /// The files of `uv` from `conn`, committed, and the version's metadata (the upstream's, or
-    /// what the format read from a file when the upstream gave none).
+    /// The files of `uv` from `conn`, verified and staged, and the version's metadata (the
+    /// upstream's, or what the format read from a file when the upstream gave none). The
+    /// caller commits the blobs with the version write (`Engine::commit_referencing`).
     pub(super) async fn download_version(
         &self,
         conn: &str,
         pkg: &PackageId,
         uv: &UpstreamVersion,
         urgency: &Urgency,
-    ) -> Result<(Vec<Asset>, Value)> {
+    ) -> Result<StagedVersion> {
         let up = self.upstreams.get(conn).ok_or_else(|| self.unconfigured(conn, pkg))?;
         let what = format!("{pkg}@{}", uv.version);
         // Every file is downloaded and verified before any becomes visible: a version with one
@@ -71,15 +81,18 @@ impl Engine {
             staged.push((a.name.clone(), pending, a.attributes.clone(), core));
         }
         let mut assets = Vec::with_capacity(staged.len());
+        let mut blobs = Vec::with_capacity(staged.len());
         for (name, pending, mut attributes, core) in staged {
             if let Some(core) = core {
-                attributes.core_metadata = Some(self.store_companion(&core).await?);
+                let companion = self.stage_companion(&core).await?;
+                attributes.core_metadata = Some(companion.digests().sha256);
+                blobs.push(companion);
             }
-            let digests = pending.commit().await?;
-            let mut asset = asset_from_digests(name, &digests);
+            let mut asset = asset_from_digests(name, pending.digests());
             asset.attributes = attributes;
+            blobs.push(pending);
             assets.push(asset);
         }
-        Ok((assets, metadata))
+        Ok(StagedVersion { assets, blobs, metadata })
     }
 }

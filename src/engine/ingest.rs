@@ -28,7 +28,7 @@ use super::{Engine, RepoCtx};
 use crate::model::{
     now_rfc3339, DomainName, Origin, PackageId, PackageVersionRecord, PackageVersionStatus, RepositoryName, Version,
 };
-use crate::store::catalog;
+use crate::store::{catalog, PendingBlob};
 
 type Outcome = Option<std::result::Result<(), Arc<EngineError>>>;
 
@@ -193,7 +193,7 @@ impl Engine {
                 .ok_or_else(|| EngineError::Internal("ingested version is missing".into()))?;
             if !created && target != r {
                 let ctx = engine.repo_ctx(&d, None, &target)?;
-                engine.retain(&ctx, &p, &rec)?;
+                engine.retain(&ctx, &p, &r, &rec)?;
             }
             Ok(rec)
         });
@@ -254,7 +254,7 @@ impl Engine {
         if let Some(rec) =
             self.read(|tx| Ok::<_, EngineError>(catalog::version(tx, &job.domain, &job.repo, pkg, &job.version)?))?
         {
-            self.finish_job(job, &rec)?;
+            self.finish_job(job, &rec, vec![])?;
             return Ok(rec);
         }
         let entry = self.upstream_package_patient(&job.connection, pkg, urgency.priority()).await?;
@@ -273,43 +273,25 @@ impl Engine {
                 )
             })?
             .clone();
-        let (assets, metadata) = self.download_version(&job.connection, pkg, &uv, urgency).await?;
+        let staged = self.download_version(&job.connection, pkg, &uv, urgency).await?;
         let rec = PackageVersionRecord {
             version: job.version.clone(),
             status: PackageVersionStatus::Published,
-            revision: revision(&assets, &metadata),
-            assets,
-            metadata,
+            revision: revision(&staged.assets, &staged.metadata),
+            assets: staged.assets,
+            metadata: staged.metadata,
             published_time: uv.published_time.clone().unwrap_or_else(now_rfc3339),
             origin: Origin::External { connection: job.connection.clone() },
         };
-        self.finish_job(job, &rec)?;
+        self.finish_job(job, &rec, staged.blobs)?;
         Ok(rec)
     }
 
-    /// Stores the version in the connection's repository and every retaining repository, and
-    /// removes the job, in one transaction.
-    fn finish_job(&self, job: &JobRecord, rec: &PackageVersionRecord) -> Result<()> {
-        let pkg = &job.package;
-        let now = now_rfc3339();
-        self.write(|tx| {
-            let owner = catalog::domain(tx, &job.domain)?.map(|d| d.owner);
-            for r in std::iter::once(&job.repo).chain(job.retain.iter()) {
-                if catalog::repository(tx, &job.domain, r)?.is_some()
-                    && catalog::version(tx, &job.domain, r, pkg, &rec.version)?.is_none()
-                {
-                    catalog::put_version(tx, &job.domain, r, pkg, rec)?;
-                    // A repository exists only inside its domain, so the owner is known here.
-                    if let Some(owner) = &owner {
-                        let src = super::events::EventSource { domain: &job.domain, owner, repository: r };
-                        super::events::record(tx, &src, pkg, None, Some(rec), &now)?;
-                    }
-                }
-            }
-            catalog::delete_job(tx, &job.id)?;
-            Ok::<_, EngineError>(())
-        })?;
-        self.gens.bump_package(job.domain.as_str(), pkg);
+    /// Commits the version's blobs, then stores it in the connection's repository and every
+    /// retaining repository and removes the job, in one transaction (`finish_job_tx`).
+    fn finish_job(&self, job: &JobRecord, rec: &PackageVersionRecord, blobs: Vec<Box<dyn PendingBlob>>) -> Result<()> {
+        self.commit_referencing(blobs, |tx| finish_job_tx(tx, job, rec))?;
+        self.gens.bump_package(job.domain.as_str(), &job.package);
         Ok(())
     }
 
@@ -406,4 +388,40 @@ impl Engine {
         }
         Ok(out)
     }
+}
+
+/// `finish_job`'s transaction. The retaining repositories get the record the connection's
+/// repository holds now, read in this transaction, and only while it is downloadable: a
+/// version disposed meanwhile is never copied (its blobs may be collected).
+fn finish_job_tx(tx: &mut dyn crate::store::WriteTxn, job: &JobRecord, rec: &PackageVersionRecord) -> Result<()> {
+    let pkg = &job.package;
+    let now = now_rfc3339();
+    // A repository exists only inside its domain, so the owner is known whenever a version is written.
+    let owner = catalog::domain(tx, &job.domain)?.map(|d| d.owner);
+    let put = |tx: &mut dyn crate::store::WriteTxn, r: &RepositoryName, v: &PackageVersionRecord| -> Result<()> {
+        catalog::put_version(tx, &job.domain, r, pkg, v)?;
+        if let Some(owner) = &owner {
+            let src = super::events::EventSource { domain: &job.domain, owner, repository: r };
+            super::events::record(tx, &src, pkg, None, Some(v), &now)?;
+        }
+        Ok(())
+    };
+    let mut src = rec.clone();
+    if catalog::repository(tx, &job.domain, &job.repo)?.is_some() {
+        match catalog::version(tx, &job.domain, &job.repo, pkg, &rec.version)? {
+            Some(cur) => src = cur,
+            None => put(tx, &job.repo, rec)?,
+        }
+    }
+    if src.status.is_downloadable() {
+        for r in &job.retain {
+            if catalog::repository(tx, &job.domain, r)?.is_some()
+                && catalog::version(tx, &job.domain, r, pkg, &rec.version)?.is_none()
+            {
+                put(tx, r, &src)?;
+            }
+        }
+    }
+    catalog::delete_job(tx, &job.id)?;
+    Ok(())
 }

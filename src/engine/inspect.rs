@@ -7,8 +7,8 @@ use super::error::{EngineError, ResourceType, Result};
 use super::format::Inspection;
 use super::packages::AssetBody;
 use super::{Engine, RepoCtx};
-use crate::model::{AssetName, PackageId, Sha256, Version};
-use crate::store::{ReadSeek, StoreError};
+use crate::model::{AssetName, PackageId, Version};
+use crate::store::{PendingBlob, ReadSeek, StoreError};
 
 impl Engine {
     /// What the format learns from a staged file (read back through `PendingBlob::reader`); `None` when it has nothing to say or the
@@ -43,11 +43,12 @@ impl Engine {
         }
     }
 
-    /// Stores a small derived document (core metadata) as a blob; its SHA-256 is its name.
-    pub(super) async fn store_companion(&self, bytes: &[u8]) -> Result<Sha256> {
+    /// Stages a small derived document (core metadata) as a blob; its SHA-256 is its name.
+    /// The caller commits it with the file it belongs to (`Engine::commit_referencing`).
+    pub(super) async fn stage_companion(&self, bytes: &[u8]) -> Result<Box<dyn PendingBlob>> {
         let mut w = self.blobs.begin().await?;
         w.write(bytes).await?;
-        Ok(w.finish().await?.commit().await?.sha256)
+        Ok(w.finish().await?)
     }
 
     /// The core metadata (PEP 658) of a file of `version`, resolving (and ingesting) the

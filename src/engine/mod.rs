@@ -11,11 +11,13 @@
 pub mod auth;
 mod copy;
 mod describe;
+mod dispose;
 mod domains;
 mod download;
 pub mod error;
 pub mod events;
 pub mod format;
+mod gc;
 mod hosts;
 mod ingest;
 mod inspect;
@@ -73,6 +75,7 @@ pub struct Engine {
     rendered: render::RenderCache,
     hosts: hosts::KnownHosts,
     events: events::EventHub,
+    gc: gc::BlobGc,
 }
 
 /// Change counters that stamp cached views: a view is rebuilt when any input's counter moved.
@@ -151,15 +154,18 @@ impl Engine {
             rendered: render::RenderCache::new(),
             hosts: hosts::KnownHosts::new(cfg_max_hosts),
             events: Default::default(),
+            gc: Default::default(),
         });
         engine.bootstrap()?;
         Ok(engine)
     }
 
-    /// Resumes ingestion jobs left unfinished by a previous run. Call once, inside the runtime.
+    /// Resumes ingestion jobs left unfinished by a previous run and starts the blob collector
+    /// (whose first pass finishes collections a crash cut short). Call once, inside the runtime.
     pub fn start_background(self: &Arc<Self>) {
         ingest::resume(self);
         webhooks::start(self);
+        self.start_gc();
     }
 
     /// The configuration in force.

@@ -16,7 +16,7 @@ use super::upstream::Priority;
 /// into a request upstream each.
 const RECHECK_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
 use super::{Engine, RepoCtx};
-use crate::model::{Asset, AssetName, PackageId, PackageVersionRecord, RepositoryRecord, Version};
+use crate::model::{Asset, AssetName, PackageId, PackageVersionRecord, RepositoryName, RepositoryRecord, Version};
 use crate::store::blobs::ByteStream;
 use crate::store::catalog;
 
@@ -77,7 +77,7 @@ impl Engine {
                     return Err(version_missing(ctx, pkg, v));
                 }
                 if i > 0 {
-                    self.retain(ctx, pkg, &rec)?;
+                    self.retain(ctx, pkg, &repo.name, &rec)?;
                 }
                 return Ok(rec);
             }
@@ -133,15 +133,28 @@ impl Engine {
         Ok(fresh.package.as_ref().is_some_and(|p| p.version(v).is_some()))
     }
 
-    /// Keeps a reference to an upstream's version in `ctx`'s repository.
-    pub(super) fn retain(&self, ctx: &RepoCtx, pkg: &PackageId, rec: &PackageVersionRecord) -> Result<()> {
+    /// Keeps a reference to an upstream's version (`rec`, read from repository `from`) in
+    /// `ctx`'s repository. The source is read again in the writing transaction and copied only
+    /// while it is downloadable: a version disposed since `rec` was read is never copied, as
+    /// its blobs may be collected (`engine/gc.rs`).
+    pub(super) fn retain(
+        &self,
+        ctx: &RepoCtx,
+        pkg: &PackageId,
+        from: &RepositoryName,
+        rec: &PackageVersionRecord,
+    ) -> Result<()> {
         let now = crate::model::now_rfc3339();
         let added = self.write(|tx| {
             if catalog::version(tx, &ctx.domain, &ctx.repo.name, pkg, &rec.version)?.is_some() {
                 return Ok(false);
             }
-            catalog::put_version(tx, &ctx.domain, &ctx.repo.name, pkg, rec)?;
-            super::events::record(tx, &super::events::EventSource::of(ctx), pkg, None, Some(rec), &now)?;
+            let Some(cur) = catalog::version(tx, &ctx.domain, from, pkg, &rec.version)? else { return Ok(false) };
+            if !cur.status.is_downloadable() {
+                return Ok(false);
+            }
+            catalog::put_version(tx, &ctx.domain, &ctx.repo.name, pkg, &cur)?;
+            super::events::record(tx, &super::events::EventSource::of(ctx), pkg, None, Some(&cur), &now)?;
             Ok(true)
         })?;
         if added {

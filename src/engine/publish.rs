@@ -14,7 +14,7 @@ use crate::model::{
     now_rfc3339, Asset, AssetAttributes, AssetName, Origin, PackageId, PackageRecord, PackageVersionRecord,
     PackageVersionStatus, Version,
 };
-use crate::store::catalog;
+use crate::store::{catalog, PendingBlob};
 
 /// A file to publish.
 pub struct PublishAsset {
@@ -60,7 +60,7 @@ impl Engine {
             return self.publish_into_existing(ctx, req, rec).await;
         }
         self.check_not_upstream(ctx, pkg, v, since).await?;
-        let assets = self.commit_assets(req.assets).await?;
+        let (assets, blobs) = self.stage_assets(req.assets).await?;
         let rec = PackageVersionRecord {
             version: v.clone(),
             status: PackageVersionStatus::Published,
@@ -70,7 +70,7 @@ impl Engine {
             published_time: now_rfc3339(),
             origin: Origin::Internal { repository: ctx.repo.name.clone() },
         };
-        self.write(|tx| {
+        self.commit_referencing(blobs, |tx| {
             if catalog::version(tx, &ctx.domain, &ctx.repo.name, pkg, v)?.is_some() {
                 return Err(EngineError::conflict(
                     ResourceType::PackageVersion,
@@ -128,9 +128,9 @@ impl Engine {
         if !multi || !matches!(rec.origin, Origin::Internal { .. }) {
             return Err(conflict("with different content".into()));
         }
-        let added = self.commit_assets(new).await?;
+        let (added, blobs) = self.stage_assets(new).await?;
         let now = now_rfc3339();
-        self.write(|tx| {
+        self.commit_referencing(blobs, |tx| {
             let mut cur = catalog::version(tx, &ctx.domain, &ctx.repo.name, pkg, v)?
                 .ok_or_else(|| conflict("no more: it was deleted concurrently".into()))?;
             let before = cur.clone();
@@ -154,20 +154,24 @@ impl Engine {
         Ok(true)
     }
 
-    /// Makes accepted files visible, with their core metadata stored beside them.
-    async fn commit_assets(&self, assets: Vec<PublishAsset>) -> Result<Vec<Asset>> {
+    /// The records of accepted files, with their core metadata staged beside them, and the
+    /// blobs to commit with the metadata write (`commit_referencing`).
+    async fn stage_assets(&self, assets: Vec<PublishAsset>) -> Result<(Vec<Asset>, Vec<Box<dyn PendingBlob>>)> {
         let mut out = Vec::with_capacity(assets.len());
+        let mut blobs = Vec::with_capacity(assets.len());
         for a in assets {
             let mut attributes = a.attributes;
             if let Some(core) = &a.core_metadata {
-                attributes.core_metadata = Some(self.store_companion(core).await?);
+                let companion = self.stage_companion(core).await?;
+                attributes.core_metadata = Some(companion.digests().sha256);
+                blobs.push(companion);
             }
-            let digests = a.blob.commit().await?;
-            let mut asset = asset_from_digests(a.name, &digests);
+            let mut asset = asset_from_digests(a.name, a.blob.digests());
             asset.attributes = attributes;
+            blobs.push(a.blob.into_pending());
             out.push(asset);
         }
-        Ok(out)
+        Ok((out, blobs))
     }
 
     async fn check_not_upstream(

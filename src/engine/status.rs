@@ -3,6 +3,7 @@
 //! repository only (upstreams are ignored), and bumps the package generation so views and
 //! ready pages rebuild. Version operations are all-or-nothing, as the guide's examples show:
 //! when any named version fails, nothing changes and the others are reported `SKIPPED`.
+//! Deletes record the blobs they stop referencing for the collector (`engine/gc.rs`).
 
 use std::collections::BTreeMap;
 
@@ -64,6 +65,29 @@ pub struct VersionsResult {
 }
 
 impl VersionsResult {
+    /// Reads version `v` for a change, recording NOT_FOUND when it is not stored, or
+    /// MISMATCHED_STATUS when its status is not `expected`; `Some` only when neither.
+    pub(super) fn expected_version(
+        &mut self,
+        tx: &dyn crate::store::ReadTxn,
+        ctx: &RepoCtx,
+        pkg: &PackageId,
+        v: &Version,
+        expected: Option<PackageVersionStatus>,
+    ) -> Result<Option<PackageVersionRecord>> {
+        let Some(rec) = catalog::version(tx, &ctx.domain, &ctx.repo.name, pkg, v)? else {
+            self.failed
+                .insert(v.to_string(), (VersionFailure::NotFound, format!("version {v} of package {pkg} not found")));
+            return Ok(None);
+        };
+        if let Some(e) = expected.filter(|e| *e != rec.status) {
+            let msg = format!("current status: {}, expected status: {}", rec.status.as_str(), e.as_str());
+            self.failed.insert(v.to_string(), (VersionFailure::MismatchedStatus, msg));
+            return Ok(None);
+        }
+        Ok(Some(rec))
+    }
+
     /// Records that `rec` failed because its revision is not the requested one, if so.
     pub(super) fn revision_mismatch(&mut self, rec: &PackageVersionRecord, wanted: Option<&String>) -> bool {
         let Some(w) = wanted.filter(|w| **w != rec.revision) else { return false };
@@ -121,7 +145,7 @@ impl Engine {
     }
 
     /// Removes the named versions from `ctx`'s repository; they may then be published again.
-    /// Their blobs stay (DisposePackageVersions frees bytes).
+    /// Their bytes leave the blob store once nothing else references them.
     pub fn delete_versions(
         &self,
         ctx: &RepoCtx,
@@ -190,6 +214,7 @@ impl Engine {
                         Some(s)
                     }
                     Change::Delete => {
+                        catalog::release_blobs(tx, catalog::record_blobs(&rec))?;
                         catalog::delete_version(tx, &ctx.domain, &ctx.repo.name, pkg, &rec.version)?;
                         events::record(tx, &EventSource::of(ctx), pkg, Some(&before), None, &now)?;
                         None
@@ -212,6 +237,9 @@ impl Engine {
         })?;
         if !out.successful.is_empty() {
             self.gens.bump_package(ctx.domain.as_str(), pkg);
+            if matches!(change, Change::Delete) {
+                self.gc.wake();
+            }
         }
         Ok(out)
     }
@@ -224,6 +252,7 @@ impl Engine {
                 return Err(package_missing(ctx, pkg));
             }
             for rec in catalog::versions(tx, &ctx.domain, &ctx.repo.name, pkg)? {
+                catalog::release_blobs(tx, catalog::record_blobs(&rec))?;
                 catalog::delete_version(tx, &ctx.domain, &ctx.repo.name, pkg, &rec.version)?;
                 events::record(tx, &EventSource::of(ctx), pkg, Some(&rec), None, &now)?;
             }
@@ -231,6 +260,7 @@ impl Engine {
             Ok(())
         })?;
         self.gens.bump_package(ctx.domain.as_str(), pkg);
+        self.gc.wake();
         Ok(())
     }
 }

@@ -51,9 +51,9 @@ impl StagedBlob {
         Ok(self.pending.reader()?)
     }
 
-    /// Makes the blob visible under its SHA-256; only `Engine::publish` does this.
-    pub(super) async fn commit(self) -> Result<BlobDigests> {
-        Ok(self.pending.commit().await?)
+    /// The blob to commit; only `Engine::publish` does this, under the GC gate.
+    pub(super) fn into_pending(self) -> Box<dyn PendingBlob> {
+        self.pending
     }
 }
 

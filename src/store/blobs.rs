@@ -5,6 +5,8 @@
 //! (rename into `sha256/ab/cd/<hex>`, fsync the directory). Only after that may metadata
 //! point at the blob, so a crash at any instant leaves at worst an orphan temp file, which is
 //! swept at start-up. Blob paths derive from the digest alone, never from a client's name.
+//! Bytes leave only through [`BlobStore::remove`], which the garbage collector calls once it
+//! has re-checked that no version record references them (`engine/gc.rs`).
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -67,8 +69,10 @@ pub trait PendingBlob: Send {
     /// Reads the written bytes back (blocking I/O: call it off the async workers), so a format
     /// can look inside a file before it is accepted.
     fn reader(&self) -> Result<Box<dyn ReadSeek>, StoreError>;
-    /// Makes the blob visible under its SHA-256.
-    async fn commit(self: Box<Self>) -> Result<BlobDigests, StoreError>;
+    /// Makes the blob visible under its SHA-256. Blocking I/O: callers run it off the async
+    /// workers, together with the metadata write that references the blob (the GC gate is
+    /// held across both, see `engine/gc.rs`).
+    fn commit(self: Box<Self>) -> Result<BlobDigests, StoreError>;
 }
 
 /// A blocking reader that can seek (zip archives are read from their end).
@@ -84,8 +88,9 @@ pub trait BlobStore: Send + Sync + 'static {
     async fn open(&self, sha: &Sha256) -> Result<Option<BlobBody>, StoreError>;
     /// Whether the blob exists.
     async fn contains(&self, sha: &Sha256) -> Result<bool, StoreError>;
-    /// Removes a blob; true when it existed.
-    async fn delete(&self, sha: &Sha256) -> Result<bool, StoreError>;
+    /// Removes a blob; a missing one is fine (a collection redone after a crash). Blocking
+    /// I/O: only the garbage collector calls it, off the async workers.
+    fn remove(&self, sha: &Sha256) -> Result<(), StoreError>;
 }
 
 fn io_err(e: io::Error) -> StoreError {
@@ -195,24 +200,23 @@ impl PendingBlob for DirPending {
         let path = self.tmp.0.as_ref().ok_or_else(|| StoreError::Backend("pending blob has no file".into()))?;
         Ok(Box::new(std::io::BufReader::new(std::fs::File::open(path).map_err(io_err)?)))
     }
-    async fn commit(mut self: Box<Self>) -> Result<BlobDigests, StoreError> {
+    fn commit(mut self: Box<Self>) -> Result<BlobDigests, StoreError> {
+        use std::os::unix::fs::DirBuilderExt;
         let h = self.digests.sha256.hex();
         let dir = self.dest_root.join("sha256").join(&h[0..2]).join(&h[2..4]);
         let dest = dir.join(&h);
-        let tmp = self.tmp.0.take().expect("pending blob has its temp file");
-        let res = async {
-            tokio::fs::DirBuilder::new().recursive(true).mode(super::private::DIR_MODE).create(&dir).await?;
-            if tokio::fs::try_exists(&dest).await? {
+        let tmp = self.tmp.0.take().ok_or_else(|| StoreError::Backend("pending blob has no file".into()))?;
+        let res = (|| {
+            std::fs::DirBuilder::new().recursive(true).mode(super::private::DIR_MODE).create(&dir)?;
+            if dest.try_exists()? {
                 // Same digest, same bytes: the earlier copy serves.
-                tokio::fs::remove_file(&tmp).await?;
+                std::fs::remove_file(&tmp)?;
                 return Ok(());
             }
-            tokio::fs::rename(&tmp, &dest).await?;
+            std::fs::rename(&tmp, &dest)?;
             // The rename is only durable once the directory entry is.
-            let d = tokio::fs::File::open(&dir).await?;
-            d.sync_all().await
-        }
-        .await;
+            std::fs::File::open(&dir)?.sync_all()
+        })();
         if res.is_err() {
             let _ = std::fs::remove_file(&tmp);
         }
@@ -275,11 +279,17 @@ impl BlobStore for DirBlobStore {
         tokio::fs::try_exists(self.path_of(sha)).await.map_err(io_err)
     }
 
-    async fn delete(&self, sha: &Sha256) -> Result<bool, StoreError> {
-        match tokio::fs::remove_file(self.path_of(sha)).await {
-            Ok(()) => Ok(true),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-            Err(e) => Err(io_err(e)),
+    fn remove(&self, sha: &Sha256) -> Result<(), StoreError> {
+        let path = self.path_of(sha);
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(io_err(e)),
+        }
+        // Like a commit, a removal is durable only once the directory entry is.
+        match path.parent().map(std::fs::File::open) {
+            Some(Ok(d)) => d.sync_all().map_err(io_err),
+            _ => Ok(()),
         }
     }
 }
@@ -300,7 +310,7 @@ mod tests {
         let d = pending.digests().clone();
         assert_eq!(d.sha1, "2aae6c35c94fcfb415dbe95f408b9ce91ee846ed");
         assert!(!store.contains(&d.sha256).await.unwrap(), "invisible before commit");
-        pending.commit().await.unwrap();
+        pending.commit().unwrap();
         let body = store.open(&d.sha256).await.unwrap().unwrap();
         assert_eq!(body.size, 11);
         let bytes: Vec<Bytes> = body.stream.try_collect().await.unwrap();
@@ -316,13 +326,16 @@ mod tests {
         for chunk in data.chunks(100_000) {
             w.write(chunk).await.unwrap();
         }
-        let d = w.finish().await.unwrap().commit().await.unwrap();
+        let d = w.finish().await.unwrap().commit().unwrap();
         let body = store.open(&d.sha256).await.unwrap().unwrap();
         assert_eq!(body.size, data.len() as u64);
         let bytes: Vec<Bytes> = body.stream.try_collect().await.unwrap();
         assert!(bytes.len() > 1, "streamed in chunks");
         assert_eq!(bytes.concat(), data);
         assert!(store.open(&Sha256::from_bytes([0; 32])).await.unwrap().is_none());
+        store.remove(&d.sha256).unwrap();
+        assert!(!store.contains(&d.sha256).await.unwrap());
+        store.remove(&d.sha256).unwrap();
     }
 
     #[tokio::test]

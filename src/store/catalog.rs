@@ -5,9 +5,12 @@
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use super::{ReadTxn, StoreError, Table, WriteTxn};
+
+mod gc;
 use crate::model::{
     DomainName, DomainRecord, PackageId, PackageRecord, PackageVersionRecord, RepositoryName, RepositoryRecord, Version,
 };
+pub use gc::{drop_gc_candidate, gc_candidates, record_blobs, referenced_blobs, release_blobs};
 
 fn key(segs: &[&str]) -> Vec<u8> {
     let mut k = Vec::with_capacity(segs.iter().map(|s| s.len() + 1).sum());
@@ -86,7 +89,10 @@ pub fn delete_repository(tx: &mut dyn WriteTxn, d: &DomainName, r: &RepositoryNa
             if batch.is_empty() {
                 break;
             }
-            for (k, _) in batch {
+            for (k, v) in batch {
+                if t == Table::Versions {
+                    release_blobs(tx, record_blobs(&dec::<PackageVersionRecord>(&v)?))?;
+                }
                 tx.delete(t, &k)?;
             }
         }
@@ -316,7 +322,8 @@ pub fn put_setting(tx: &mut dyn WriteTxn, name: &str, value: &str) -> Result<(),
     tx.put(Table::Settings, &key(&[name]), &enc(&value)?)
 }
 
-/// Removes one stored version (its blobs stay: disposal frees bytes, not deletion).
+/// Removes one stored version. Its blobs stay until the garbage collector finds them
+/// unreferenced: callers record them with [`release_blobs`] in the same transaction.
 pub fn delete_version(
     tx: &mut dyn WriteTxn,
     d: &DomainName,

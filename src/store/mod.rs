@@ -38,11 +38,14 @@ pub enum Table {
     Events,
     /// Event counters: the last global position, per-package sequence numbers, webhook cursors.
     EventState,
+    /// Blobs that a committed change stopped referencing, by SHA-256: garbage-collection
+    /// candidates (`engine/gc.rs`), re-checked before anything is removed.
+    BlobGc,
 }
 
 impl Table {
     /// Every table, created at open.
-    pub const ALL: [Table; 9] = [
+    pub const ALL: [Table; 10] = [
         Table::Domains,
         Table::Repositories,
         Table::Packages,
@@ -52,6 +55,7 @@ impl Table {
         Table::Settings,
         Table::Events,
         Table::EventState,
+        Table::BlobGc,
     ];
     fn name(self) -> &'static str {
         match self {
@@ -64,6 +68,7 @@ impl Table {
             Table::Settings => "settings",
             Table::Events => "events",
             Table::EventState => "event_state",
+            Table::BlobGc => "blob_gc",
         }
     }
 }

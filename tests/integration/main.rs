@@ -9,6 +9,7 @@ mod graph;
 mod ingestion;
 mod npm_install;
 mod package_copy;
+mod package_dispose;
 mod package_listing;
 mod package_ops;
 mod package_status;
