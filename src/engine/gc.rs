@@ -85,6 +85,10 @@ impl Engine {
             }
             crate::store::write(self.meta.as_ref(), &mut f)
         });
+        // Like `Engine::write`: the commit may have recorded events.
+        if res.is_ok() {
+            self.events.wake();
+        }
         if res.is_err() && !committed.is_empty() {
             let orphans = || committed.iter().copied();
             if self.write(|tx| Ok::<_, EngineError>(catalog::release_blobs(tx, orphans())?)).is_ok() {

@@ -229,8 +229,9 @@ async fn every_change_is_one_event_in_order_through_the_feed_and_a_webhook_acros
     hook.set_down(true);
     npm_ok(&package_dir(&base, "ev-pkg", "1.0.1"), &home, &["publish"]).await;
     status(&aws, "1.0.1", "Archived").await;
+    aws.ok(&versions_args("dispose-package-versions", "app", "1.0.1")).await;
     let (all, before_restart) = feed(&depot, None).await;
-    assert_eq!(all.len(), 12);
+    assert_eq!(all.len(), 13);
     eventually(Duration::from_secs(20), "delivery attempts fail while the target is down", || {
         let n = hook.refused();
         async move { n >= 2 }
@@ -245,17 +246,18 @@ async fn every_change_is_one_event_in_order_through_the_feed_and_a_webhook_acros
     assert_eq!(
         after_restart.iter().map(line).collect::<Vec<_>>(),
         [
-            "app npm ev-pkg 1.0.0 Deleted Unlisted #5 +0-1~0 m=true s=true",
-            "app npm ev-pkg 1.0.1 Deleted Archived #6 +0-1~0 m=true s=true",
+            "app npm ev-pkg 1.0.0 Deleted Unlisted #6 +0-1~0 m=true s=true",
+            "app npm ev-pkg 1.0.1 Deleted Disposed #7 +0-0~0 m=true s=true",
         ]
     );
-    assert_eq!(positions(&after_restart), [13, 14]);
+    assert_eq!(positions(&after_restart), [14, 15]);
     let (all, _) = feed(&depot, None).await;
     assert_eq!(
-        all[10..12].iter().map(line).collect::<Vec<_>>(),
+        all[10..13].iter().map(line).collect::<Vec<_>>(),
         [
             "app npm ev-pkg 1.0.1 Created Published #3 +1-0~0 m=true s=true",
             "app npm ev-pkg 1.0.1 Updated Archived #4 +0-0~0 m=false s=true",
+            "app npm ev-pkg 1.0.1 Updated Disposed #5 +0-1~0 m=false s=true",
         ]
     );
 
@@ -265,11 +267,11 @@ async fn every_change_is_one_event_in_order_through_the_feed_and_a_webhook_acros
     hook.set_down(false);
     eventually(Duration::from_secs(20), "the webhook catches up, the unanswered batch sent twice", || {
         let (n, all) = (deduped(&hook).len(), hook.received().len());
-        async move { n == 14 && all > 14 }
+        async move { n == 15 && all > 15 }
     })
     .await;
     let got = deduped(&hook);
-    assert_eq!(positions(&got), (1..=14).collect::<Vec<_>>(), "no gap, no reordering");
+    assert_eq!(positions(&got), (1..=15).collect::<Vec<_>>(), "no gap, no reordering");
     assert_eq!(got, all, "the webhook gets the feed's events");
     assert_eq!(hook.bad_signatures(), 0);
 
