@@ -10,6 +10,9 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+mod records;
+pub use records::{OriginRestriction, OriginRestrictions, PackageRecord};
+
 /// Why an identifier was refused; the text names the field, as CodeArtifact's ValidationException does.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -371,13 +374,6 @@ pub struct PackageVersionRecord {
     pub published_time: String,
     /// Where it entered the domain.
     pub origin: Origin,
-}
-
-/// A package's own state in one repository, besides its versions.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct PackageRecord {
-    /// npm dist-tags held by this repository.
-    pub tags: BTreeMap<String, String>,
 }
 
 /// A domain as stored.

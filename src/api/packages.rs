@@ -7,7 +7,9 @@ use serde_json::{json, Value};
 use super::params::{self, Params};
 use super::{ApiResult, ApiState};
 use crate::engine::EngineError;
-use crate::model::{Namespace, Origin, PackageFormat, PackageId, PackageVersionStatus};
+use crate::model::{
+    Namespace, Origin, OriginRestriction, PackageFormat, PackageId, PackageRecord, PackageVersionStatus,
+};
 
 fn format_param(p: &Params, required: bool) -> Result<Option<PackageFormat>, EngineError> {
     match p.opt("format") {
@@ -28,27 +30,32 @@ pub(crate) async fn list_packages(State(st): State<ApiState>, RawQuery(q): RawQu
         return Err(EngineError::Validation("namespace: a namespace filter needs a format".into()).into());
     }
     let prefix = p.opt("package-prefix").map(str::to_string);
-    for (k, allowed) in [("publish", ["ALLOW", "BLOCK"]), ("upstream", ["ALLOW", "BLOCK"])] {
-        if let Some(v) = p.opt(k) {
-            if !allowed.contains(&v) {
-                return Err(EngineError::Validation(format!("{k}: must be ALLOW or BLOCK")).into());
-            }
-        }
-    }
+    let [publish, upstream] = ["publish", "upstream"].map(|k| {
+        p.opt(k)
+            .map(|v| {
+                OriginRestriction::parse(v)
+                    .ok_or_else(|| EngineError::Validation(format!("{k}: must be ALLOW or BLOCK")))
+            })
+            .transpose()
+    });
+    let (publish, upstream) = (publish?, upstream?);
     let limit = p.max_results(100, 1000)?;
     let after = params::decode_token(p.opt("next-token"))?;
-    let filter = |id: &PackageId| {
+    let filter = |id: &PackageId, rec: &PackageRecord| {
+        let r = rec.restrictions();
         format.is_none_or(|f| f == id.format)
             && namespace.as_ref().is_none_or(|n| id.namespace.as_ref() == Some(n))
             && prefix.as_deref().is_none_or(|pre| id.name.as_str().starts_with(pre))
+            && publish.is_none_or(|x| x == r.publish)
+            && upstream.is_none_or(|x| x == r.upstream)
     };
-    let (ids, next) = st.engine.list_packages(&ctx, &filter, after.as_deref(), limit)?;
-    let packages: Vec<Value> = ids
+    let (rows, next) = st.engine.list_package_records(&ctx, &filter, after.as_deref(), limit)?;
+    let packages: Vec<Value> = rows
         .iter()
-        .map(|id| {
+        .map(|(id, rec)| {
             let mut v = json!({
                 "format": id.format.as_str(), "package": id.name,
-                "originConfiguration": { "restrictions": { "publish": "ALLOW", "upstream": "ALLOW" } },
+                "originConfiguration": super::package_origin::origin_configuration(&rec.restrictions()),
             });
             if let Some(ns) = &id.namespace {
                 v["namespace"] = json!(ns);

@@ -7,6 +7,7 @@
 
 mod connections;
 mod env;
+mod packages;
 mod transport;
 
 use std::collections::BTreeMap;
@@ -18,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 pub use connections::{connection_format, redact_url, upstream_env_var, ConnectionConfig, CONNECTIONS};
 pub use env::{Env, MapEnv, ProcessEnv};
+pub use packages::{OriginDefaults, PackagesConfig};
 pub use transport::TransportLimits;
 
 use crate::model::{AccountId, DomainName, PackageFormat, RepositoryName};
@@ -50,6 +52,9 @@ pub struct Config {
     /// Domains and repositories created at start-up.
     #[serde(default)]
     pub bootstrap: Vec<BootstrapDomain>,
+    /// Package-level policy (origin-control defaults).
+    #[serde(default)]
+    pub packages: PackagesConfig,
 }
 
 /// `[server]`
@@ -233,6 +238,7 @@ impl Config {
         let mut cfg: Config =
             value.try_into().map_err(|e: toml::de::Error| cerr("<config file>", e.message().to_string()))?;
         env::apply(&mut cfg, env)?;
+        cfg.packages.apply_env(env)?;
         cfg.validate()?;
         Ok(cfg)
     }
@@ -289,6 +295,7 @@ impl Config {
                 return Err(cerr(format!("connections.\"{name}\".burst"), "must be at least 1"));
             }
         }
+        self.packages.validate()?;
         for b in &self.bootstrap {
             DomainName::new(b.domain.clone()).map_err(|e| cerr("bootstrap.domain", e.0))?;
             for r in &b.repositories {

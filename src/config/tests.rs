@@ -80,3 +80,18 @@ fn file_layer_overrides_only_what_it_sets() {
     assert_eq!(c.ingestion.wait_secs, 3.0);
     assert_eq!(c.ingestion.workers, 16);
 }
+
+#[test]
+fn origin_defaults() {
+    let c = Config::load(None, &MapEnv::default()).unwrap();
+    assert_eq!(c.packages.origin_defaults(), OriginDefaults::FirstOrigin);
+    let c = Config::load(Some("[packages]\norigin_defaults = \"open\""), &MapEnv::default()).unwrap();
+    assert_eq!(c.packages.origin_defaults(), OriginDefaults::Open);
+    let env = MapEnv::from([("DEPOT_PACKAGES_ORIGIN_DEFAULTS", "first-origin")]);
+    let c = Config::load(Some("[packages]\norigin_defaults = \"open\""), &env).unwrap();
+    assert_eq!(c.packages.origin_defaults(), OriginDefaults::FirstOrigin);
+    let e = Config::load(Some("[packages]\norigin_defaults = \"closed\""), &MapEnv::default()).unwrap_err();
+    assert_eq!(e.key, "packages.origin_defaults");
+    let e = Config::load(None, &MapEnv::from([("DEPOT_PACKAGES_ORIGIN_DEFAULTS", "x")])).unwrap_err();
+    assert_eq!(e.key, "DEPOT_PACKAGES_ORIGIN_DEFAULTS");
+}

@@ -4,6 +4,7 @@
 //! shares blobs: the destination record names the same assets, so no byte is written.
 
 use super::error::{EngineError, Result};
+use super::origin::Entry;
 use super::status::{VersionFailure, VersionOutcome, VersionSelection, VersionsResult};
 use super::{Engine, RepoCtx};
 use crate::model::{PackageId, PackageVersionRecord, RepositoryName};
@@ -93,7 +94,12 @@ impl Engine {
             if res.skip_rest(todo.iter().map(|(r, _)| &r.version), |v| format!("Version {v} was skipped")) {
                 return Ok(res);
             }
-            let mut dst_pkg = catalog::package(tx, d, &dst.repo.name, pkg)?.unwrap_or_default();
+            // A package new to the destination gets the origin defaults of how the first
+            // copied version entered the domain (see `origin::Entry::of`).
+            let mut dst_pkg = match todo.first() {
+                Some((rec, _)) => self.package_for_entry(tx, d, &dst.repo.name, pkg, Entry::of(&rec.origin))?,
+                None => catalog::package(tx, d, &dst.repo.name, pkg)?.unwrap_or_default(),
+            };
             for (rec, from) in todo {
                 catalog::put_version(tx, d, &dst.repo.name, pkg, &rec)?;
                 if let Some(p) = catalog::package(tx, d, &from, pkg)? {
@@ -154,7 +160,7 @@ mod tests {
         e.write(|tx| {
             catalog::put_version(tx, &d, &a, &pkg, &rec)?;
             let tags = [("next".to_string(), "1.0.0".to_string())].into_iter().collect();
-            catalog::put_package(tx, &d, &a, &pkg, &PackageRecord { tags })?;
+            catalog::put_package(tx, &d, &a, &pkg, &PackageRecord { tags, ..Default::default() })?;
             Ok(())
         })
         .unwrap();

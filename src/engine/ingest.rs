@@ -257,6 +257,18 @@ impl Engine {
             self.finish_job(job, &rec)?;
             return Ok(rec);
         }
+        // A package whose origin configuration blocks upstream versions in the connection's
+        // repository is not ingested there (nor, through it, anywhere downstream).
+        if !self.read(|tx| super::origin::restrictions(tx, &job.domain, &job.repo, pkg))?.allows_upstream() {
+            return Err(EngineError::not_found(
+                super::ResourceType::PackageVersion,
+                format!("{pkg}@{}", job.version),
+                format!(
+                    "version {} of package {pkg} is not ingested into repository {}: its origin configuration blocks upstream versions",
+                    job.version, job.repo
+                ),
+            ));
+        }
         let entry = self.upstream_package_patient(&job.connection, pkg, urgency.priority()).await?;
         let uv = entry
             .package
@@ -288,14 +300,17 @@ impl Engine {
     }
 
     /// Stores the version in the connection's repository and every retaining repository, and
-    /// removes the job, in one transaction.
+    /// removes the job, in one transaction. A repository whose origin configuration came to
+    /// block upstream versions meanwhile is left out.
     fn finish_job(&self, job: &JobRecord, rec: &PackageVersionRecord) -> Result<()> {
         let pkg = &job.package;
         self.write(|tx| {
             for r in std::iter::once(&job.repo).chain(job.retain.iter()) {
                 if catalog::repository(tx, &job.domain, r)?.is_some()
                     && catalog::version(tx, &job.domain, r, pkg, &rec.version)?.is_none()
+                    && super::origin::restrictions(tx, &job.domain, r, pkg)?.allows_upstream()
                 {
+                    self.ensure_package(tx, &job.domain, r, pkg, super::origin::Entry::Upstream)?;
                     catalog::put_version(tx, &job.domain, r, pkg, rec)?;
                 }
             }

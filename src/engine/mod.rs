@@ -19,6 +19,7 @@ mod hosts;
 mod ingest;
 mod inspect;
 mod metadata;
+mod origin;
 mod packages;
 mod publish;
 mod render;

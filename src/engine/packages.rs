@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 
 use super::error::{EngineError, ResourceType, Result};
 use super::metadata::Freshness;
+use super::origin::Entry;
 use super::upstream::Priority;
 
 /// A version missing from cached metadata makes Depot refetch the document, but not more
@@ -68,8 +69,12 @@ impl Engine {
         v: &Version,
     ) -> Result<PackageVersionRecord> {
         let order = self.search_order(ctx)?;
+        let reach = self.reach_of(ctx, &order, pkg)?;
         let mut first_err = None;
         for (i, repo) in order.iter().enumerate() {
+            if !reach[i].stored {
+                continue;
+            }
             let stored =
                 self.read(|tx| Ok::<_, EngineError>(catalog::version(tx, &ctx.domain, &repo.name, pkg, v)?))?;
             if let Some(rec) = stored {
@@ -81,7 +86,7 @@ impl Engine {
                 }
                 return Ok(rec);
             }
-            let Some(conn) = self.connection_for(repo, pkg.format) else { continue };
+            let Some(conn) = self.connection_for(repo, pkg.format).filter(|_| reach[i].connection) else { continue };
             let found = match self.upstream_has(&conn, pkg, v).await {
                 Ok(found) => found,
                 Err(e) => {
@@ -133,12 +138,16 @@ impl Engine {
         Ok(fresh.package.as_ref().is_some_and(|p| p.version(v).is_some()))
     }
 
-    /// Keeps a reference to an upstream's version in `ctx`'s repository.
+    /// Keeps a reference to an upstream's version in `ctx`'s repository, unless its origin
+    /// configuration blocks upstream versions there.
     pub(super) fn retain(&self, ctx: &RepoCtx, pkg: &PackageId, rec: &PackageVersionRecord) -> Result<()> {
         let added = self.write(|tx| {
-            if catalog::version(tx, &ctx.domain, &ctx.repo.name, pkg, &rec.version)?.is_some() {
+            if catalog::version(tx, &ctx.domain, &ctx.repo.name, pkg, &rec.version)?.is_some()
+                || !super::origin::restrictions(tx, &ctx.domain, &ctx.repo.name, pkg)?.allows_upstream()
+            {
                 return Ok(false);
             }
+            self.ensure_package(tx, &ctx.domain, &ctx.repo.name, pkg, Entry::Upstream)?;
             catalog::put_version(tx, &ctx.domain, &ctx.repo.name, pkg, rec)?;
             Ok(true)
         })?;
@@ -187,17 +196,29 @@ impl Engine {
         after: Option<&[u8]>,
         limit: usize,
     ) -> Result<(Vec<PackageId>, Option<Vec<u8>>)> {
+        let (rows, next) = self.list_package_records(ctx, &|id, _| filter(id), after, limit)?;
+        Ok((rows.into_iter().map(|(id, _)| id).collect(), next))
+    }
+
+    /// `list_packages` with each package's record (its origin configuration), which the
+    /// filter sees too.
+    pub fn list_package_records(
+        &self,
+        ctx: &RepoCtx,
+        filter: &dyn Fn(&PackageId, &PackageRecord) -> bool,
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<(Vec<PackageRow>, Option<Vec<u8>>)> {
         self.read(|tx| {
             let mut out = Vec::new();
             let mut cursor = after.map(<[u8]>::to_vec);
             loop {
-                let batch = catalog::packages(tx, &ctx.domain, &ctx.repo.name, cursor.as_deref(), 512)?;
-                let Some((_, last)) = batch.last() else { return Ok((out, None)) };
+                let batch = catalog::package_rows(tx, &ctx.domain, &ctx.repo.name, cursor.as_deref(), 512)?;
+                let Some((_, _, last)) = batch.last() else { return Ok((out, None)) };
                 let last = last.clone();
-                for (id, key) in batch {
-                    // Only packages with at least one version are listed.
-                    if filter(&id) && !catalog::versions(tx, &ctx.domain, &ctx.repo.name, &id)?.is_empty() {
-                        out.push(id);
+                for (id, rec, key) in batch {
+                    if filter(&id, &rec) && package_exists(tx, ctx, &id, &rec)? {
+                        out.push((id, rec));
                         if out.len() == limit {
                             return Ok((out, Some(key)));
                         }
@@ -235,6 +256,21 @@ impl Engine {
             Ok((catalog::versions(tx, &ctx.domain, &ctx.repo.name, pkg)?, p))
         })
     }
+}
+
+/// A listed package with its per-repository record.
+pub type PackageRow = (PackageId, PackageRecord);
+
+/// Whether a package record stands for a package the management API shows: one with a
+/// version, or one whose origin configuration was set (PutPackageOriginConfiguration creates
+/// packages with no versions; a tag change alone does not).
+pub(super) fn package_exists(
+    tx: &dyn crate::store::ReadTxn,
+    ctx: &RepoCtx,
+    id: &PackageId,
+    rec: &PackageRecord,
+) -> Result<bool> {
+    Ok(rec.origin.is_some() || catalog::has_versions(tx, &ctx.domain, &ctx.repo.name, id)?)
 }
 
 pub(super) fn asset_from_digests(name: AssetName, d: &crate::store::BlobDigests) -> Asset {

@@ -211,7 +211,9 @@ fn scan_all<T: DeserializeOwned>(tx: &dyn ReadTxn, table: Table, prefix: &[u8]) 
     Ok(out)
 }
 
-/// Stores a version, creating the package's per-repository state when it is missing.
+/// Stores a version. The package's per-repository state must be written by the caller
+/// (`put_package`) when the package is new there: what it starts with (its origin controls)
+/// is a CodeArtifact rule, decided by the engine.
 pub fn put_version(
     tx: &mut dyn WriteTxn,
     d: &DomainName,
@@ -219,9 +221,6 @@ pub fn put_version(
     p: &PackageId,
     rec: &PackageVersionRecord,
 ) -> Result<(), StoreError> {
-    if package(tx, d, r, p)?.is_none() {
-        put_package(tx, d, r, p, &PackageRecord::default())?;
-    }
     let [f, ns, n] = pkg_segs(p);
     tx.put(Table::Versions, &key(&[d.as_str(), r.as_str(), f, ns, n, rec.version.as_str()]), &enc(rec)?)
 }
@@ -336,4 +335,26 @@ pub fn delete_version(
 ) -> Result<bool, StoreError> {
     let [f, ns, n] = pkg_segs(p);
     tx.delete(Table::Versions, &key(&[d.as_str(), r.as_str(), f, ns, n, v.as_str()]))
+}
+
+/// Whether a repository stores any version of a package (one key read, not a full scan).
+pub fn has_versions(tx: &dyn ReadTxn, d: &DomainName, r: &RepositoryName, p: &PackageId) -> Result<bool, StoreError> {
+    let [f, ns, n] = pkg_segs(p);
+    Ok(!tx.scan(Table::Versions, &key(&[d.as_str(), r.as_str(), f, ns, n]), None, 1)?.is_empty())
+}
+
+/// Like `packages`, with each package's per-repository state.
+pub fn package_rows(
+    tx: &dyn ReadTxn,
+    d: &DomainName,
+    r: &RepositoryName,
+    after: Option<&[u8]>,
+    limit: usize,
+) -> Result<Vec<(PackageId, PackageRecord, PackageCursor)>, StoreError> {
+    let mut out = Vec::new();
+    for (id, k) in packages(tx, d, r, after, limit)? {
+        let rec = get(tx, Table::Packages, &k)?.ok_or_else(|| StoreError::Corrupt("package row vanished".into()))?;
+        out.push((id, rec, k));
+    }
+    Ok(out)
 }
