@@ -9,6 +9,7 @@ mod ingestion;
 mod npm_install;
 mod package_copy;
 mod package_ops;
+mod package_origin;
 mod package_status;
 mod publish;
 mod publish_limits;
