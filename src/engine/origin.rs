@@ -201,6 +201,63 @@ mod tests {
         }
     }
 
+    /// A copy into a repository without the package gives it the defaults of how the copied
+    /// version first entered the domain; `open` gives both ALLOW.
+    #[test]
+    fn copies_take_the_defaults_of_the_copied_versions_origin() {
+        use crate::config::{Config, MapEnv};
+        use crate::engine::{Auth, CopyOptions};
+        use crate::model::{PackageVersionRecord, PackageVersionStatus, Version};
+        use std::sync::Arc;
+        let (allow, block) = (OriginRestriction::Allow, OriginRestriction::Block);
+        for (defaults, internal, external) in [
+            (
+                "first-origin",
+                OriginRestrictions { publish: allow, upstream: block },
+                OriginRestrictions { publish: block, upstream: allow },
+            ),
+            ("open", OriginRestrictions::OPEN, OriginRestrictions::OPEN),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let toml = format!("bootstrap = []\n[packages]\norigin_defaults = \"{defaults}\"\n");
+            let cfg = Config::load(Some(&toml), &MapEnv::default()).unwrap();
+            let auth = Auth::open(dir.path(), vec![]).unwrap();
+            let blobs = crate::store::DirBlobStore::open(&dir.path().join("blobs")).unwrap();
+            let e = Engine::with_stores(cfg, Arc::new(MemoryStore::new()), Arc::new(blobs), auth, vec![]).unwrap();
+            let d = DomainName::new("dom").unwrap();
+            let repo = |n: &str| RepositoryName::new(n).unwrap();
+            e.create_domain(&d, None).unwrap();
+            for r in ["src", "dst"] {
+                e.create_repository(&d, None, &repo(r), None, vec![]).unwrap();
+            }
+            let (src, dst) = (e.repo_ctx(&d, None, &repo("src")).unwrap(), e.repo_ctx(&d, None, &repo("dst")).unwrap());
+            for (name, origin, want) in [
+                ("mine", Origin::Internal { repository: repo("src") }, internal),
+                ("theirs", Origin::External { connection: "public:npmjs".into() }, external),
+            ] {
+                let pkg =
+                    PackageId { format: PackageFormat::Npm, namespace: None, name: PackageName::new(name).unwrap() };
+                let rec = PackageVersionRecord {
+                    version: Version::new("1.0.0").unwrap(),
+                    status: PackageVersionStatus::Published,
+                    revision: "r".into(),
+                    assets: vec![],
+                    metadata: serde_json::json!({}),
+                    published_time: "2026-01-01T00:00:00Z".into(),
+                    origin,
+                };
+                e.write(|tx| {
+                    catalog::put_package(tx, &d, &repo("src"), &pkg, &PackageRecord::default())?;
+                    Ok(catalog::put_version(tx, &d, &repo("src"), &pkg, &rec)?)
+                })
+                .unwrap();
+                let sel = vec![(rec.version.clone(), None)];
+                e.copy_versions(&src, &dst, &pkg, &sel, CopyOptions::default()).unwrap();
+                assert_eq!(e.describe_package(&dst, &pkg).unwrap().restrictions(), want, "{defaults} {name}");
+            }
+        }
+    }
+
     #[test]
     fn a_blocking_repository_cuts_off_its_upstreams_only() {
         let store = MemoryStore::default();
