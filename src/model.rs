@@ -1,14 +1,20 @@
-//! Domain types shared by every layer: validated identifiers, formats, statuses, stored records.
+//! Domain types shared by every layer: validated identifiers, formats, statuses; stored records
+//! live in `records` and are re-exported here.
 //!
 //! Identifiers are checked when they are built *and* when they are deserialized
 //! (`#[serde(try_from = "String")]`), so a bad name never reaches a store key or a file path.
 //! Stored records live here too; wire shapes (CodeArtifact JSON, packuments) belong to `api`
 //! and `formats`, never here.
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+
+mod records;
+pub use records::{
+    Asset, AssetAttributes, DomainRecord, Origin, OriginRestriction, OriginRestrictions, PackageRecord,
+    PackageVersionRecord, RepositoryRecord,
+};
 
 /// Why an identifier was refused; the text names the field, as CodeArtifact's ValidationException does.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -294,120 +300,6 @@ impl fmt::Display for PackageId {
             (None, _) => f.write_str(self.name.as_str()),
         }
     }
-}
-
-/// Where a package version entered the domain.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum Origin {
-    /// Published directly to a repository.
-    Internal {
-        /// The repository it was published to.
-        repository: RepositoryName,
-    },
-    /// Ingested through an external connection.
-    External {
-        /// The connection it came through.
-        connection: String,
-    },
-}
-
-/// A stored file of a package version; the bytes live once per domain in the blob store.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Asset {
-    /// File name (npm: `name-1.0.0.tgz`).
-    pub name: AssetName,
-    /// Size in bytes.
-    pub size: u64,
-    /// SHA-256 of the bytes: the blob's key.
-    pub sha256: Sha256,
-    /// Other digests clients and the API report (`sha1`, `md5`, `sha512` as hex).
-    pub hashes: BTreeMap<String, String>,
-    /// What a format's index says about this one file (PyPI: requires-python, yanked, …).
-    #[serde(default, skip_serializing_if = "AssetAttributes::is_empty")]
-    pub attributes: AssetAttributes,
-}
-
-/// Per-file attributes some formats publish in their indexes; format-neutral data, empty for
-/// formats without them (npm).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AssetAttributes {
-    /// The Python versions the file supports (a PEP 440 specifier set, as written).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub requires_python: Option<String>,
-    /// Yanked, with the reason (`Some("")`: yanked without one).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub yanked: Option<String>,
-    /// The SHA-256 of the file's core metadata (PEP 658), itself stored as a blob.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub core_metadata: Option<Sha256>,
-    /// When the file was uploaded (RFC 3339).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub upload_time: Option<String>,
-}
-
-impl AssetAttributes {
-    /// Whether nothing is set.
-    pub fn is_empty(&self) -> bool {
-        *self == Self::default()
-    }
-}
-
-/// A package version as stored in one repository. Retained copies share assets (blobs) and
-/// carry the same revision.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PackageVersionRecord {
-    /// Version as the format writes it.
-    pub version: Version,
-    /// Lifecycle status.
-    pub status: PackageVersionStatus,
-    /// Hash over assets and metadata; changes whenever either does.
-    pub revision: String,
-    /// Files.
-    pub assets: Vec<Asset>,
-    /// The format's own per-version metadata (npm: the version manifest), as JSON.
-    pub metadata: serde_json::Value,
-    /// When it entered the domain (RFC 3339).
-    pub published_time: String,
-    /// Where it entered the domain.
-    pub origin: Origin,
-}
-
-/// A package's own state in one repository, besides its versions.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct PackageRecord {
-    /// npm dist-tags held by this repository.
-    pub tags: BTreeMap<String, String>,
-}
-
-/// A domain as stored.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DomainRecord {
-    /// Name.
-    pub name: DomainName,
-    /// Owner account.
-    pub owner: AccountId,
-    /// Creation time, seconds since the epoch.
-    pub created: f64,
-    /// Optional KMS key ARN as given at creation (kept, unused).
-    pub encryption_key: Option<String>,
-}
-
-/// A repository as stored.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RepositoryRecord {
-    /// Domain it belongs to.
-    pub domain: DomainName,
-    /// Name.
-    pub name: RepositoryName,
-    /// Free text.
-    pub description: Option<String>,
-    /// Upstream repositories in priority order.
-    pub upstreams: Vec<RepositoryName>,
-    /// Associated external connection names (CodeArtifact allows one).
-    pub external_connections: Vec<String>,
-    /// Creation time, seconds since the epoch.
-    pub created: f64,
 }
 
 /// The current time as RFC 3339, the form stored in records.

@@ -10,6 +10,7 @@ mod error;
 mod events;
 mod package_copy;
 mod package_ops;
+mod package_origin;
 mod package_writes;
 mod packages;
 mod params;
@@ -69,7 +70,12 @@ pub fn routes(state: ApiState) -> Router {
         .route("/v1/authorization-token", post(tokens::get_authorization_token))
         .route("/v1/packages", post(packages::list_packages))
         .route("/v1/package/versions", post(packages::list_package_versions))
-        .route("/v1/package", get(package_ops::describe_package).delete(package_writes::delete_package))
+        .route(
+            "/v1/package",
+            get(package_ops::describe_package)
+                .delete(package_writes::delete_package)
+                .post(package_origin::put_package_origin_configuration),
+        )
         .route("/v1/package/versions/update_status", post(package_writes::update_package_versions_status))
         .route("/v1/package/versions/delete", post(package_writes::delete_package_versions))
         .route("/v1/package/versions/copy", post(package_copy::copy_package_versions))

@@ -76,9 +76,11 @@ fn epoch_seconds(rfc3339: &str) -> Option<f64> {
 pub(crate) async fn describe_package(State(st): State<ApiState>, RawQuery(q): RawQuery) -> ApiResult {
     let p = Params::parse(q.as_deref());
     let t = target(&st, &p)?;
-    st.engine.describe_package(&t.ctx, &t.pkg)?;
-    // `originConfiguration` comes with the origin controls (issue #10, a later step).
-    let mut pkg = json!({ "format": t.pkg.format.as_str(), "name": t.pkg.name });
+    let rec = st.engine.describe_package(&t.ctx, &t.pkg)?;
+    let mut pkg = json!({
+        "format": t.pkg.format.as_str(), "name": t.pkg.name,
+        "originConfiguration": super::package_origin::origin_configuration(&rec.restrictions()),
+    });
     if let Some(ns) = &t.pkg.namespace {
         pkg["namespace"] = json!(ns);
     }

@@ -8,7 +8,9 @@ use serde_json::{json, Value};
 use super::params::{self, Params};
 use super::{ApiResult, ApiState};
 use crate::engine::{EngineError, OriginType, PackageListing, VersionListing, VersionOrder};
-use crate::model::{Namespace, PackageFormat, PackageName, PackageVersionStatus};
+use crate::model::{
+    Namespace, OriginRestriction, PackageFormat, PackageId, PackageName, PackageRecord, PackageVersionStatus,
+};
 
 fn format_param(p: &Params, required: bool) -> Result<Option<PackageFormat>, EngineError> {
     match p.opt("format") {
@@ -30,13 +32,15 @@ pub(crate) async fn list_packages(State(st): State<ApiState>, RawQuery(q): RawQu
         return Err(EngineError::Validation("namespace: a namespace filter needs a format".into()).into());
     }
     let prefix = p.opt("package-prefix").map(PackageName::new).transpose()?;
-    for (k, allowed) in [("publish", ["ALLOW", "BLOCK"]), ("upstream", ["ALLOW", "BLOCK"])] {
-        if let Some(v) = p.opt(k) {
-            if !allowed.contains(&v) {
-                return Err(EngineError::Validation(format!("{k}: must be ALLOW or BLOCK")).into());
-            }
-        }
-    }
+    let [publish, upstream] = ["publish", "upstream"].map(|k| {
+        p.opt(k)
+            .map(|v| {
+                OriginRestriction::parse(v)
+                    .ok_or_else(|| EngineError::Validation(format!("{k}: must be ALLOW or BLOCK")))
+            })
+            .transpose()
+    });
+    let (publish, upstream) = (publish?, upstream?);
     let q = PackageListing {
         format,
         namespace: namespace.map(String::from),
@@ -44,14 +48,18 @@ pub(crate) async fn list_packages(State(st): State<ApiState>, RawQuery(q): RawQu
         limit: p.max_results(100, 1000)?,
         cursor: params::decode_token(p.opt("next-token"))?,
     };
-    let page = st.engine.list_packages_page(&ctx, &q, &|_, _| true)?;
+    let keep = |_: &PackageId, rec: &PackageRecord| {
+        let r = rec.restrictions();
+        publish.is_none_or(|x| x == r.publish) && upstream.is_none_or(|x| x == r.upstream)
+    };
+    let page = st.engine.list_packages_page(&ctx, &q, &keep)?;
     let packages: Vec<Value> = page
         .packages
         .iter()
-        .map(|(id, _)| {
+        .map(|(id, rec)| {
             let mut v = json!({
                 "format": id.format.as_str(), "package": id.name,
-                "originConfiguration": { "restrictions": { "publish": "ALLOW", "upstream": "ALLOW" } },
+                "originConfiguration": super::package_origin::origin_configuration(&rec.restrictions()),
             });
             if let Some(ns) = &id.namespace {
                 v["namespace"] = json!(ns);

@@ -8,6 +8,7 @@
 mod connections;
 mod env;
 mod events;
+mod packages;
 mod transport;
 
 use std::collections::BTreeMap;
@@ -20,6 +21,7 @@ use serde::{Deserialize, Serialize};
 pub use connections::{connection_format, redact_url, upstream_env_var, ConnectionConfig, CONNECTIONS};
 pub use env::{Env, MapEnv, ProcessEnv};
 pub use events::{EventsConfig, WebhookConfig};
+pub use packages::{OriginDefaults, PackagesConfig};
 pub use transport::TransportLimits;
 
 use crate::model::{AccountId, DomainName, PackageFormat, RepositoryName};
@@ -55,6 +57,9 @@ pub struct Config {
     /// Event webhooks and their delivery back-off.
     #[serde(default)]
     pub events: EventsConfig,
+    /// Package-level policy (origin-control defaults).
+    #[serde(default)]
+    pub packages: PackagesConfig,
 }
 
 /// `[server]`
@@ -238,6 +243,7 @@ impl Config {
         let mut cfg: Config =
             value.try_into().map_err(|e: toml::de::Error| cerr("<config file>", e.message().to_string()))?;
         env::apply(&mut cfg, env)?;
+        cfg.packages.apply_env(env)?;
         cfg.validate()?;
         Ok(cfg)
     }
@@ -295,6 +301,7 @@ impl Config {
             }
         }
         self.events.validate()?;
+        self.packages.validate()?;
         for b in &self.bootstrap {
             DomainName::new(b.domain.clone()).map_err(|e| cerr("bootstrap.domain", e.0))?;
             for r in &b.repositories {

@@ -99,3 +99,18 @@ fn webhooks_are_validated_and_their_secrets_masked() {
         assert_eq!(e.key, key, "{bad}: {e:?}");
     }
 }
+
+#[test]
+fn origin_defaults() {
+    let c = Config::load(None, &MapEnv::default()).unwrap();
+    assert_eq!(c.packages.origin_defaults(), OriginDefaults::FirstOrigin);
+    let c = Config::load(Some("[packages]\norigin_defaults = \"open\""), &MapEnv::default()).unwrap();
+    assert_eq!(c.packages.origin_defaults(), OriginDefaults::Open);
+    let env = MapEnv::from([("DEPOT_PACKAGES_ORIGIN_DEFAULTS", "first-origin")]);
+    let c = Config::load(Some("[packages]\norigin_defaults = \"open\""), &env).unwrap();
+    assert_eq!(c.packages.origin_defaults(), OriginDefaults::FirstOrigin);
+    let e = Config::load(Some("[packages]\norigin_defaults = \"closed\""), &MapEnv::default()).unwrap_err();
+    assert_eq!(e.key, "packages.origin_defaults");
+    let e = Config::load(None, &MapEnv::from([("DEPOT_PACKAGES_ORIGIN_DEFAULTS", "x")])).unwrap_err();
+    assert_eq!(e.key, "DEPOT_PACKAGES_ORIGIN_DEFAULTS");
+}

@@ -6,6 +6,7 @@
 
 use super::error::{EngineError, Result};
 use super::events::{self, EventSource};
+use super::origin::Entry;
 use super::status::{VersionFailure, VersionOutcome, VersionSelection, VersionsResult};
 use super::{Engine, RepoCtx};
 use crate::model::{PackageId, PackageVersionRecord, PackageVersionStatus, RepositoryName};
@@ -109,7 +110,12 @@ impl Engine {
             if res.skip_rest(todo.iter().map(|(r, _, _)| &r.version), |v| format!("Version {v} was skipped")) {
                 return Ok(res);
             }
-            let mut dst_pkg = catalog::package(tx, d, &dst.repo.name, pkg)?.unwrap_or_default();
+            // A package new to the destination gets the origin defaults of how the first
+            // copied version entered the domain (see `origin::Entry::of`).
+            let mut dst_pkg = match todo.first() {
+                Some((rec, _, _)) => self.package_for_entry(tx, d, &dst.repo.name, pkg, Entry::of(&rec.origin))?,
+                None => catalog::package(tx, d, &dst.repo.name, pkg)?.unwrap_or_default(),
+            };
             for (rec, from, replaced) in todo {
                 if let Some(old) = &replaced {
                     // An overwrite stops referencing the replaced version's blobs.
@@ -179,7 +185,7 @@ mod tests {
         e.write(|tx| {
             catalog::put_version(tx, &d, &a, &pkg, &rec)?;
             let tags = [("next".to_string(), "1.0.0".to_string())].into_iter().collect();
-            catalog::put_package(tx, &d, &a, &pkg, &PackageRecord { tags })?;
+            catalog::put_package(tx, &d, &a, &pkg, &PackageRecord { tags, ..Default::default() })?;
             Ok(())
         })
         .unwrap();

@@ -52,13 +52,13 @@ impl Engine {
         version.ok_or_else(|| EngineError::Validation(format!("packageVersion: {v} is not a valid {f} version")))
     }
 
-    /// A package stored in `ctx`'s repository with at least one version (as ListPackages
-    /// lists it).
+    /// A package of `ctx`'s repository as ListPackages lists it: with at least one version,
+    /// or with an origin configuration set.
     pub fn describe_package(&self, ctx: &RepoCtx, pkg: &PackageId) -> Result<PackageRecord> {
         self.read(|tx| {
             let rec =
                 catalog::package(tx, &ctx.domain, &ctx.repo.name, pkg)?.ok_or_else(|| package_missing(ctx, pkg))?;
-            if catalog::versions(tx, &ctx.domain, &ctx.repo.name, pkg)?.is_empty() {
+            if !super::packages::package_exists(tx, ctx, pkg, &rec)? {
                 return Err(package_missing(ctx, pkg));
             }
             Ok(rec)

@@ -257,6 +257,18 @@ impl Engine {
             self.finish_job(job, &rec, vec![])?;
             return Ok(rec);
         }
+        // A package whose origin configuration blocks upstream versions in the connection's
+        // repository is not ingested there (nor, through it, anywhere downstream).
+        if !self.read(|tx| super::origin::restrictions(tx, &job.domain, &job.repo, pkg))?.allows_upstream() {
+            return Err(EngineError::not_found(
+                super::ResourceType::PackageVersion,
+                format!("{pkg}@{}", job.version),
+                format!(
+                    "version {} of package {pkg} is not ingested into repository {}: its origin configuration blocks upstream versions",
+                    job.version, job.repo
+                ),
+            ));
+        }
         let entry = self.upstream_package_patient(&job.connection, pkg, urgency.priority()).await?;
         let uv = entry
             .package
@@ -290,7 +302,7 @@ impl Engine {
     /// Commits the version's blobs, then stores it in the connection's repository and every
     /// retaining repository and removes the job, in one transaction (`finish_job_tx`).
     fn finish_job(&self, job: &JobRecord, rec: &PackageVersionRecord, blobs: Vec<Box<dyn PendingBlob>>) -> Result<()> {
-        self.commit_referencing(blobs, |tx| finish_job_tx(tx, job, rec))?;
+        self.commit_referencing(blobs, |tx| finish_job_tx(self, tx, job, rec))?;
         self.gens.bump_package(job.domain.as_str(), &job.package);
         Ok(())
     }
@@ -393,12 +405,23 @@ impl Engine {
 /// `finish_job`'s transaction. The retaining repositories get the record the connection's
 /// repository holds now, read in this transaction, and only while it is downloadable: a
 /// version disposed meanwhile is never copied (its blobs may be collected).
-fn finish_job_tx(tx: &mut dyn crate::store::WriteTxn, job: &JobRecord, rec: &PackageVersionRecord) -> Result<()> {
+fn finish_job_tx(
+    engine: &Engine,
+    tx: &mut dyn crate::store::WriteTxn,
+    job: &JobRecord,
+    rec: &PackageVersionRecord,
+) -> Result<()> {
     let pkg = &job.package;
     let now = now_rfc3339();
     // A repository exists only inside its domain, so the owner is known whenever a version is written.
     let owner = catalog::domain(tx, &job.domain)?.map(|d| d.owner);
     let put = |tx: &mut dyn crate::store::WriteTxn, r: &RepositoryName, v: &PackageVersionRecord| -> Result<()> {
+        // A repository whose origin configuration came to block upstream versions meanwhile
+        // is left out.
+        if !super::origin::restrictions(tx, &job.domain, r, pkg)?.allows_upstream() {
+            return Ok(());
+        }
+        engine.ensure_package(tx, &job.domain, r, pkg, super::origin::Entry::Upstream)?;
         catalog::put_version(tx, &job.domain, r, pkg, v)?;
         if let Some(owner) = &owner {
             let src = super::events::EventSource { domain: &job.domain, owner, repository: r };

@@ -10,7 +10,7 @@ use std::cmp::Ordering;
 use serde::{Deserialize, Serialize};
 
 use super::error::{EngineError, Result};
-use super::packages::package_missing;
+use super::packages::{package_exists, package_missing};
 use super::{Engine, RepoCtx};
 use crate::model::{
     Origin, PackageFormat, PackageId, PackageRecord, PackageVersionRecord, PackageVersionStatus, Version,
@@ -109,7 +109,7 @@ fn time_key(rfc3339: &str) -> i128 {
 
 impl Engine {
     /// One page of ListPackages. `keep` filters on the package record (origin restrictions);
-    /// only packages with at least one stored version are listed.
+    /// packages with a stored version or a set origin configuration are listed.
     pub fn list_packages_page(
         &self,
         ctx: &RepoCtx,
@@ -140,7 +140,7 @@ impl Engine {
                 &query,
                 after.as_ref(),
                 q.limit.saturating_add(1),
-                &mut |tx, id, rec| Ok(keep(id, rec) && catalog::has_versions(tx, &ctx.domain, &ctx.repo.name, id)?),
+                &mut |tx, id, rec| Ok(keep(id, rec) && package_exists(tx, ctx, id, rec)?),
             )?)
         })?;
         let next = if packages.len() > q.limit {

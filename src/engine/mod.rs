@@ -23,6 +23,7 @@ mod ingest;
 mod inspect;
 mod listing;
 mod metadata;
+mod origin;
 mod packages;
 mod publish;
 mod render;

@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 
 use super::error::{EngineError, ResourceType, Result};
 use super::metadata::Freshness;
+use super::origin::Entry;
 use super::upstream::Priority;
 
 /// A version missing from cached metadata makes Depot refetch the document, but not more
@@ -68,8 +69,12 @@ impl Engine {
         v: &Version,
     ) -> Result<PackageVersionRecord> {
         let order = self.search_order(ctx)?;
+        let reach = self.reach_of(ctx, &order, pkg)?;
         let mut first_err = None;
         for (i, repo) in order.iter().enumerate() {
+            if !reach[i].stored {
+                continue;
+            }
             let stored =
                 self.read(|tx| Ok::<_, EngineError>(catalog::version(tx, &ctx.domain, &repo.name, pkg, v)?))?;
             if let Some(rec) = stored {
@@ -81,7 +86,7 @@ impl Engine {
                 }
                 return Ok(rec);
             }
-            let Some(conn) = self.connection_for(repo, pkg.format) else { continue };
+            let Some(conn) = self.connection_for(repo, pkg.format).filter(|_| reach[i].connection) else { continue };
             let found = match self.upstream_has(&conn, pkg, v).await {
                 Ok(found) => found,
                 Err(e) => {
@@ -146,13 +151,16 @@ impl Engine {
     ) -> Result<()> {
         let now = crate::model::now_rfc3339();
         let added = self.write(|tx| {
-            if catalog::version(tx, &ctx.domain, &ctx.repo.name, pkg, &rec.version)?.is_some() {
+            if catalog::version(tx, &ctx.domain, &ctx.repo.name, pkg, &rec.version)?.is_some()
+                || !super::origin::restrictions(tx, &ctx.domain, &ctx.repo.name, pkg)?.allows_upstream()
+            {
                 return Ok(false);
             }
             let Some(cur) = catalog::version(tx, &ctx.domain, from, pkg, &rec.version)? else { return Ok(false) };
             if !cur.status.is_downloadable() {
                 return Ok(false);
             }
+            self.ensure_package(tx, &ctx.domain, &ctx.repo.name, pkg, Entry::Upstream)?;
             catalog::put_version(tx, &ctx.domain, &ctx.repo.name, pkg, &cur)?;
             super::events::record(tx, &super::events::EventSource::of(ctx), pkg, None, Some(&cur), &now)?;
             Ok(true)
@@ -209,6 +217,18 @@ impl Engine {
             Ok(total)
         })
     }
+}
+
+/// Whether a package record stands for a package the management API shows: one with a
+/// version, or one whose origin configuration was set (PutPackageOriginConfiguration creates
+/// packages with no versions; a tag change alone does not).
+pub(super) fn package_exists(
+    tx: &dyn crate::store::ReadTxn,
+    ctx: &RepoCtx,
+    id: &PackageId,
+    rec: &crate::model::PackageRecord,
+) -> std::result::Result<bool, crate::store::StoreError> {
+    Ok(rec.origin.is_some() || catalog::has_versions(tx, &ctx.domain, &ctx.repo.name, id)?)
 }
 
 pub(super) fn asset_from_digests(name: AssetName, d: &crate::store::BlobDigests) -> Asset {

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use super::error::{EngineError, ResourceType, Result};
 use super::events::{self, EventSource};
 use super::metadata::Freshness;
+use super::origin::Entry;
 use super::packages::{asset_from_digests, package_missing, revision, version_missing};
 use super::upload::StagedBlob;
 use super::upstream::Priority;
@@ -54,8 +55,10 @@ impl Engine {
         let v = &req.version;
         // Decide before committing anything: the staged blobs are invisible, and every early
         // return drops them, which deletes their temp files.
-        let existing =
-            self.read(|tx| Ok::<_, EngineError>(catalog::version(tx, &ctx.domain, &ctx.repo.name, pkg, v)?))?;
+        let existing = self.read(|tx| {
+            self.check_publish_allowed(tx, ctx, pkg)?;
+            Ok::<_, EngineError>(catalog::version(tx, &ctx.domain, &ctx.repo.name, pkg, v)?)
+        })?;
         if let Some(rec) = existing {
             return self.publish_into_existing(ctx, req, rec).await;
         }
@@ -78,9 +81,11 @@ impl Engine {
                     format!("version {v} of package {pkg} was published concurrently"),
                 ));
             }
+            // Checked again: the origin configuration may have changed while the files were staged.
+            self.check_publish_allowed(tx, ctx, pkg)?;
+            let mut p = self.package_for_entry(tx, &ctx.domain, &ctx.repo.name, pkg, Entry::Publish)?;
             catalog::put_version(tx, &ctx.domain, &ctx.repo.name, pkg, &rec)?;
             events::record(tx, &EventSource::of(ctx), pkg, None, Some(&rec), &rec.published_time)?;
-            let mut p = catalog::package(tx, &ctx.domain, &ctx.repo.name, pkg)?.unwrap_or_default();
             p.tags.extend(req.tags.clone());
             catalog::put_package(tx, &ctx.domain, &ctx.repo.name, pkg, &p).map_err(EngineError::from)
         })?;
@@ -182,7 +187,16 @@ impl Engine {
         since: std::time::Instant,
     ) -> Result<()> {
         let order = self.search_order(ctx)?;
+        // Sources the package may not come from cannot conflict with a publish: decided with
+        // the restrictions the package has once this version is in.
+        let reach = self.read(|tx| {
+            let own = self.package_for_entry(tx, &ctx.domain, &ctx.repo.name, pkg, Entry::Publish)?;
+            super::origin::reach(tx, &ctx.domain, &order, pkg, Some(own.restrictions()))
+        })?;
         for (i, repo) in order.iter().enumerate() {
+            if !reach[i].stored {
+                continue;
+            }
             if i > 0 {
                 let there =
                     self.read(|tx| Ok::<_, EngineError>(catalog::version(tx, &ctx.domain, &repo.name, pkg, v)?))?;
@@ -194,7 +208,7 @@ impl Engine {
                     ));
                 }
             }
-            let Some(conn) = self.connection_for(repo, pkg.format) else { continue };
+            let Some(conn) = self.connection_for(repo, pkg.format).filter(|_| reach[i].connection) else { continue };
             match self.upstream_package(&conn, pkg, Freshness::StartedAfter(since), Priority::Client).await {
                 Ok(c) if c.package.as_ref().is_some_and(|p| p.version(v).is_some()) => {
                     return Err(EngineError::conflict(

@@ -301,7 +301,13 @@ mod tests {
                 catalog::put_version(tx, &d, &r, &pkg, &rec)?;
             }
             let tags = [("latest", "2.0.0"), ("beta", "1.0.0")].map(|(k, v)| (k.to_string(), v.to_string()));
-            catalog::put_package(tx, &d, &r, &pkg, &PackageRecord { tags: tags.into_iter().collect() })?;
+            catalog::put_package(
+                tx,
+                &d,
+                &r,
+                &pkg,
+                &PackageRecord { tags: tags.into_iter().collect(), ..Default::default() },
+            )?;
             Ok(())
         })
         .unwrap();

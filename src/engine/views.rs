@@ -68,10 +68,12 @@ impl Engine {
     /// (bounded by the client wait). Cheap when everything is cached.
     pub async fn view_inputs(self: &Arc<Self>, ctx: &RepoCtx, pkg: &PackageId) -> Result<ViewInputs> {
         let order = self.search_order(ctx)?;
+        // Connections the package's origin configuration shuts out are not even asked.
+        let reach = self.reach_of(ctx, &order, pkg)?;
         let mut upstream = HashMap::new();
         let mut first_err = None;
-        for repo in order.iter() {
-            if let Some(conn) = self.connection_for(repo, pkg.format) {
+        for (repo, reach) in order.iter().zip(&reach) {
+            if let Some(conn) = self.connection_for(repo, pkg.format).filter(|_| reach.connection) {
                 match self.upstream_package(&conn, pkg, Freshness::Cached, Priority::Client).await {
                     Ok(c) => {
                         upstream.insert(repo.name.clone(), c);
@@ -115,8 +117,17 @@ impl Engine {
         let mut seen: HashSet<Version> = HashSet::new();
         let mut known = false;
         let mut own_tags: HashMap<RepositoryName, BTreeMap<String, String>> = HashMap::new();
+        let mut upstream: HashMap<RepositoryName, Arc<CachedUpstream>> = HashMap::new();
         self.read(|tx| {
-            for repo in inputs.order.iter() {
+            // Upstream versions (and tags) the origin configuration blocks are left out.
+            let reach = super::origin::reach(tx, &ctx.domain, &inputs.order, pkg, None)?;
+            for (repo, reach) in inputs.order.iter().zip(reach) {
+                if !reach.stored {
+                    continue;
+                }
+                if let Some(c) = inputs.upstream.get(&repo.name).filter(|_| reach.connection) {
+                    upstream.insert(repo.name.clone(), c.clone());
+                }
                 if let Some(p) = catalog::package(tx, &ctx.domain, &repo.name, pkg)? {
                     known = true;
                     own_tags.insert(repo.name.clone(), p.tags);
@@ -144,7 +155,7 @@ impl Engine {
                         published_time: Some(rec.published_time),
                     });
                 }
-                if let Some(up) = inputs.upstream.get(&repo.name).and_then(|c| c.package.as_ref()) {
+                if let Some(up) = upstream.get(&repo.name).and_then(|c| c.package.as_ref()) {
                     known = true;
                     for uv in &up.versions {
                         if !seen.insert(uv.version.clone()) {
@@ -187,7 +198,7 @@ impl Engine {
             return Err(self.with_hint(package_missing(ctx, pkg), &inputs.order, pkg));
         }
         let by_name: HashMap<&RepositoryName, &RepositoryRecord> = inputs.order.iter().map(|r| (&r.name, r)).collect();
-        let mut tags = merged_tags(&inputs.order[0], &by_name, &own_tags, &inputs.upstream, &mut HashSet::new());
+        let mut tags = merged_tags(&inputs.order[0], &by_name, &own_tags, &upstream, &mut HashSet::new());
         tags.retain(|_, v| versions.iter().any(|x| x.version.as_str() == v));
         Ok(PackageView { package: pkg.clone(), versions, tags })
     }

@@ -207,7 +207,9 @@ fn scan_all<T: DeserializeOwned>(tx: &dyn ReadTxn, table: Table, prefix: &[u8]) 
     Ok(out)
 }
 
-/// Stores a version, creating the package's per-repository state when it is missing.
+/// Stores a version. The package's per-repository state must be written by the caller
+/// (`put_package`) when the package is new there: what it starts with (its origin controls)
+/// is a CodeArtifact rule, decided by the engine.
 pub fn put_version(
     tx: &mut dyn WriteTxn,
     d: &DomainName,
@@ -215,9 +217,6 @@ pub fn put_version(
     p: &PackageId,
     rec: &PackageVersionRecord,
 ) -> Result<(), StoreError> {
-    if package(tx, d, r, p)?.is_none() {
-        put_package(tx, d, r, p, &PackageRecord::default())?;
-    }
     let [f, ns, n] = pkg_segs(p);
     tx.put(Table::Versions, &key(&[d.as_str(), r.as_str(), f, ns, n, rec.version.as_str()]), &enc(rec)?)
 }

@@ -32,6 +32,8 @@ fn rollback_and_scan_boundaries() {
         let d = DomainName::new("dom").unwrap();
         let r = RepositoryName::new("repo").unwrap();
         write::<_, StoreError>(s, |tx| {
+            catalog::put_package(tx, &d, &r, &pkg("a"), &Default::default())?;
+            catalog::put_package(tx, &d, &r, &pkg("ab"), &Default::default())?;
             catalog::put_version(tx, &d, &r, &pkg("a"), &ver("1.0.0"))?;
             catalog::put_version(tx, &d, &r, &pkg("a"), &ver("1.1.0"))?;
             catalog::put_version(tx, &d, &r, &pkg("ab"), &ver("2.0.0"))
@@ -39,6 +41,7 @@ fn rollback_and_scan_boundaries() {
         .unwrap();
         // A failing closure leaves nothing behind.
         let res = write::<(), StoreError>(s, |tx| {
+            catalog::put_package(tx, &d, &r, &pkg("zzz"), &Default::default())?;
             catalog::put_version(tx, &d, &r, &pkg("zzz"), &ver("1.0.0"))?;
             Err(StoreError::Backend("boom".into()))
         });

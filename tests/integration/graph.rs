@@ -20,7 +20,8 @@ async fn publish(endpoint: &str, token: &str, name: &str, version: &str, content
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_repository_chain_retention() {
     let fake = FakeNpm::start().await;
-    let depot = TestDepot::builder().npm_upstream(&fake.url()).start().await;
+    // Written for the guide's behaviour (both origin controls ALLOW): the 409 rule below.
+    let depot = TestDepot::builder().npm_upstream(&fake.url()).open_origins().start().await;
     let aws = depot.aws();
     // repo-a → repo-b → repo-c → repo-d (external connection)
     aws.setup(

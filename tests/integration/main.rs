@@ -12,6 +12,7 @@ mod package_copy;
 mod package_dispose;
 mod package_listing;
 mod package_ops;
+mod package_origin;
 mod package_status;
 mod publish;
 mod publish_limits;

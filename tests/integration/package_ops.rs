@@ -272,7 +272,9 @@ async fn pypi_versions_described_listed_and_downloaded() {
     let p = aws.ok(&args("describe-package", "app", "pypi", "Charset_Normalizer", &[])).await;
     let listed = aws.ok(&args("list-package-versions", "app", "pypi", "Charset.Normalizer", &[])).await;
     assert_eq!(listed["versions"][0]["version"], "3.5.2", "any spelling lists the project: {listed}");
-    assert_eq!(p["package"], json!({"format": "pypi", "name": "charset-normalizer"}));
+    // Its first version came from the external connection: publish BLOCK, upstream ALLOW.
+    let origin = json!({"restrictions": {"publish": "BLOCK", "upstream": "ALLOW"}});
+    assert_eq!(p["package"], json!({"format": "pypi", "name": "charset-normalizer", "originConfiguration": origin}));
     let v = ["--package-version", "3.5.2"];
     let d = aws.ok(&args("describe-package-version", "app", "pypi", "Charset.Normalizer", &v)).await["packageVersion"]
         .clone();

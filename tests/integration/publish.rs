@@ -34,7 +34,9 @@ async fn raw_publish(endpoint: &str, token: &str, name: &str, version: &str) -> 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn publish_rules_tags_and_metadata_with_real_npm() {
-    let (_fake, depot, aws) = app_and_store(|b| b).await;
+    // Written for the guide's behaviour (both origin controls ALLOW): 409s for upstream
+    // versions, publishes next to them, and tags merged from both.
+    let (_fake, depot, aws) = app_and_store(|b| b.open_origins()).await;
     let endpoint = depot.npm_endpoint("acme", "app");
     let home = fresh_home(&depot.scratch("pub"), "home");
     write_npmrc(&home, &endpoint, &aws.token("acme").await);

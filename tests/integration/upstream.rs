@@ -102,7 +102,8 @@ async fn with_the_upstream_down_npm_gets_a_clear_404_at_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_publish_sees_a_version_that_appeared_upstream_just_before_it() {
-    let (fake, depot, aws) = app_and_store(|b| b).await;
+    // The 409 rule applies where the package's origin controls allow upstream versions.
+    let (fake, depot, aws) = app_and_store(|b| b.open_origins()).await;
     let endpoint = depot.npm_endpoint("acme", "app");
     let token = aws.token("acme").await;
     // Depot reads the package; then the upstream publishes 9.9.9; then a client publishes

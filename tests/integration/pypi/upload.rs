@@ -137,7 +137,8 @@ async fn twine_uploads_files_and_pip_installs_them_back() {
 /// A version an external connection or an upstream repository has cannot be uploaded.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn uploads_of_versions_an_upstream_has_are_refused() {
-    let (_fake, depot, aws) = pypi_app_and_store(|b| b).await;
+    // The 409 rule applies where the package's origin controls allow upstream versions.
+    let (_fake, depot, aws) = pypi_app_and_store(|b| b.open_origins()).await;
     let token = aws.token("acme").await;
     let index = depot_index(&depot, &aws, "app").await;
     let venv = Venv::create(&depot.scratch("upload"), "venv").await;

@@ -205,6 +205,12 @@ impl DepotBuilder {
         self
     }
 
+    /// `[packages] origin_defaults = "open"`: new packages get both origin controls ALLOW,
+    /// the guide's behaviour before origin controls, which older scenarios are written for.
+    pub fn open_origins(self) -> Self {
+        self.env("DEPOT_PACKAGES_ORIGIN_DEFAULTS", "open")
+    }
+
     /// Starts Depot and waits until it answers.
     pub async fn start(mut self) -> TestDepot {
         let tmp = Arc::new(tempfile::tempdir().unwrap());
