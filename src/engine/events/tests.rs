@@ -145,6 +145,7 @@ fn deleting_a_repository_records_a_deletion_per_version() {
     for n in ["a", "b"] {
         let pkg = PackageId { format: PackageFormat::Npm, namespace: None, name: PackageName::new(n).unwrap() };
         e.write(|tx| {
+            e.ensure_package(tx, &d, &r, &pkg, crate::engine::origin::Entry::Publish)?;
             catalog::put_version(tx, &d, &r, &pkg, &v1)?;
             record(tx, &EventSource::of(&ctx), &pkg, None, Some(&v1), "t")?;
             Ok(())

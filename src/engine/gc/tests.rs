@@ -74,7 +74,11 @@ async fn publish(e: &Engine, ctx: &RepoCtx, v: &str, bytes: &[u8], companion: Op
         blobs.push(c);
     }
     let rec = record(v, &digests, core);
-    e.commit_referencing(blobs, |tx| Ok(catalog::put_version(tx, &ctx.domain, &ctx.repo.name, &pkg(), &rec)?)).unwrap();
+    e.commit_referencing(blobs, |tx| {
+        e.ensure_package(tx, &ctx.domain, &ctx.repo.name, &pkg(), crate::engine::origin::Entry::Publish)?;
+        Ok(catalog::put_version(tx, &ctx.domain, &ctx.repo.name, &pkg(), &rec)?)
+    })
+    .unwrap();
     digests.sha256
 }
 
