@@ -14,8 +14,6 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use futures::future::BoxFuture;
-use futures::FutureExt;
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
 use tokio::sync::{watch, Semaphore};
@@ -24,7 +22,7 @@ use super::error::{EngineError, Result};
 use super::metadata::Freshness;
 use super::packages::revision;
 use super::upstream::{Priority, Urgency};
-use super::{Engine, RepoCtx};
+use super::Engine;
 use crate::model::{
     now_rfc3339, DomainName, Origin, PackageId, PackageVersionRecord, PackageVersionStatus, RepositoryName, Version,
 };
@@ -68,7 +66,7 @@ struct Running {
 pub(super) struct Jobs {
     running: Mutex<HashMap<String, Running>>,
     workers: Arc<Semaphore>,
-    prefetch: Arc<Semaphore>,
+    pub(super) prefetch: Arc<Semaphore>,
     active: AtomicUsize,
 }
 
@@ -124,7 +122,7 @@ pub(super) fn resume(engine: &Arc<Engine>) {
 
 impl Engine {
     /// Starts or joins the job; returns its outcome channel and whether this call created it.
-    fn start_job(
+    pub(super) fn start_job(
         self: &Arc<Self>,
         t: &Target<'_>,
         retain: Option<RepositoryName>,
@@ -308,7 +306,7 @@ impl Engine {
     }
 
     /// Like `upstream_package`, but keeps waiting past the client wait (background work).
-    async fn upstream_package_patient(
+    pub(super) async fn upstream_package_patient(
         self: &Arc<Self>,
         conn: &str,
         pkg: &PackageId,
@@ -320,85 +318,6 @@ impl Engine {
                 other => return other,
             }
         }
-    }
-
-    fn prefetch(
-        self: Arc<Self>,
-        domain: DomainName,
-        repo: RepositoryName,
-        conn: String,
-        metadata: serde_json::Value,
-        visited: Arc<Mutex<HashSet<(PackageId, Version)>>>,
-    ) -> BoxFuture<'static, ()> {
-        async move {
-            let Some(format) = crate::config::connection_format(&conn).and_then(|f| self.format(f)).cloned() else {
-                return;
-            };
-            let deps = format.dependencies_to_prefetch(&metadata);
-            let mut set = tokio::task::JoinSet::new();
-            for dep in deps {
-                let (engine, domain, repo, conn, visited, format) =
-                    (self.clone(), domain.clone(), repo.clone(), conn.clone(), visited.clone(), format.clone());
-                set.spawn(async move {
-                    // The permit bounds concurrent lookups and downloads; it is released before
-                    // recursing so a deep tree cannot starve itself.
-                    let permit = engine.jobs.prefetch.clone().acquire_owned().await;
-                    let entry = match engine.upstream_package_patient(&conn, &dep.package, Priority::Background).await {
-                        Ok(e) => e,
-                        Err(e) => {
-                            tracing::debug!(pkg.name = %dep.package, error = %e, "prefetch: no metadata");
-                            return;
-                        }
-                    };
-                    let Some(up) = entry.package.clone() else { return };
-                    let mut next = Vec::new();
-                    for v in format.versions_to_prefetch(&up, &dep.range) {
-                        if !visited.lock().expect("visited lock").insert((dep.package.clone(), v.clone())) {
-                            continue;
-                        }
-                        let stored = engine
-                            .read(|tx| {
-                                Ok::<_, EngineError>(catalog::version(tx, &domain, &repo, &dep.package, &v)?.is_some())
-                            })
-                            .unwrap_or(true);
-                        if stored {
-                            continue;
-                        }
-                        let Ok((mut rx, _)) = engine.start_job(
-                            &Target { domain: &domain, repo: &repo, conn: &conn, pkg: &dep.package, version: &v },
-                            None,
-                            false,
-                            Priority::Background,
-                        ) else {
-                            continue;
-                        };
-                        let ok = matches!(rx.wait_for(Option::is_some).await.as_deref(), Ok(Some(Ok(()))));
-                        if ok {
-                            if let Some(uv) = up.version(&v) {
-                                next.push(uv.metadata.clone());
-                            }
-                        }
-                    }
-                    drop(permit);
-                    for m in next {
-                        engine.clone().prefetch(domain.clone(), repo.clone(), conn.clone(), m, visited.clone()).await;
-                    }
-                });
-            }
-            while set.join_next().await.is_some() {}
-        }
-        .boxed()
-    }
-
-    /// Test and tooling hook: the versions stored in a repository, by package.
-    pub fn stored_versions(&self, ctx: &RepoCtx) -> Result<Vec<(PackageId, Vec<Version>)>> {
-        let (pkgs, _) = self.list_packages(ctx, None, None, usize::MAX)?;
-        let mut out = Vec::new();
-        for p in pkgs {
-            let (vs, _) = self.list_package_versions(ctx, &p)?;
-            out.push((p, vs.into_iter().map(|r| r.version).collect()));
-        }
-        Ok(out)
     }
 }
 

@@ -168,6 +168,17 @@ impl Engine {
         Ok((page.packages.into_iter().map(|(id, _)| id).collect(), page.next))
     }
 
+    /// Test and tooling hook: the versions stored in a repository, by package.
+    pub fn stored_versions(&self, ctx: &RepoCtx) -> Result<Vec<(PackageId, Vec<Version>)>> {
+        let (pkgs, _) = self.list_packages(ctx, None, None, usize::MAX)?;
+        let mut out = Vec::new();
+        for p in pkgs {
+            let (vs, _) = self.list_package_versions(ctx, &p)?;
+            out.push((p, vs.into_iter().map(|r| r.version).collect()));
+        }
+        Ok(out)
+    }
+
     /// Every version stored in a repository with the package record; upstreams are ignored.
     pub fn list_package_versions(
         &self,

@@ -25,6 +25,7 @@ mod listing;
 mod metadata;
 mod origin;
 mod packages;
+mod prefetch;
 mod publish;
 mod render;
 mod status;
