@@ -1,18 +1,12 @@
-//! Domains, repositories, external connections and the upstream graph.
-
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+//! Domains, repositories and external connections (the upstream graph's rules and search
+//! order are in `graph.rs`).
 
 use super::error::{EngineError, ResourceType, Result};
+use super::graph::check_upstreams;
 use super::Engine;
 use crate::config::connection_format;
 use crate::model::{now_epoch, AccountId, DomainName, DomainRecord, PackageFormat, RepositoryName, RepositoryRecord};
 use crate::store::{catalog, ReadTxn};
-
-/// Most direct upstreams a repository may have.
-pub const MAX_UPSTREAMS: usize = 10;
-/// Most repositories one request searches.
-pub const MAX_SEARCH: usize = 25;
 
 /// A resolved repository, as request handlers carry it.
 #[derive(Debug, Clone)]
@@ -25,19 +19,11 @@ pub struct RepoCtx {
     pub repo: RepositoryRecord,
 }
 
-type SearchOrder = Arc<Vec<RepositoryRecord>>;
-
-/// Search orders cached per graph generation.
-#[derive(Default)]
-pub(super) struct GraphCache {
-    orders: Mutex<HashMap<(DomainName, RepositoryName), (u64, SearchOrder)>>,
-}
-
 fn domain_missing(d: &DomainName) -> EngineError {
     EngineError::not_found(ResourceType::Domain, d.as_str(), format!("Domain {d} does not exist"))
 }
 
-fn repo_missing(d: &DomainName, r: &RepositoryName) -> EngineError {
+pub(super) fn repo_missing(d: &DomainName, r: &RepositoryName) -> EngineError {
     EngineError::not_found(ResourceType::Repository, r.as_str(), format!("Repository {r} does not exist in domain {d}"))
 }
 
@@ -342,104 +328,6 @@ impl Engine {
         self.gens.bump_graph();
         Ok(rec)
     }
-
-    /// The external connection of `repo` for format `f`, if it has one.
-    pub fn connection_for(&self, repo: &RepositoryRecord, f: PackageFormat) -> Option<String> {
-        repo.external_connections.iter().find(|c| connection_format(c) == Some(f)).cloned()
-    }
-
-    /// The repositories a request to `ctx` searches, in priority order: the repository,
-    /// then each upstream depth-first in its priority order, each once, at most 25.
-    pub fn search_order(&self, ctx: &RepoCtx) -> Result<Arc<Vec<RepositoryRecord>>> {
-        let gen = self.gens.graph();
-        let key = (ctx.domain.clone(), ctx.repo.name.clone());
-        if let Some((g, order)) = self.graph_cache.orders.lock().expect("graph cache").get(&key) {
-            if *g == gen {
-                return Ok(order.clone());
-            }
-        }
-        let order = Arc::new(self.read(|tx| {
-            let mut out = Vec::new();
-            let mut seen = HashSet::new();
-            let root = catalog::repository(tx, &ctx.domain, &ctx.repo.name)?.unwrap_or_else(|| ctx.repo.clone());
-            visit(tx, &ctx.domain, root, &mut seen, &mut out)?;
-            Ok(out)
-        })?);
-        self.graph_cache.orders.lock().expect("graph cache").insert(key, (gen, order.clone()));
-        Ok(order)
-    }
-
-    /// Creates the configured `[[bootstrap]]` domains and repositories that are missing.
-    pub(super) fn bootstrap(&self) -> anyhow::Result<()> {
-        for b in self.cfg.bootstrap.clone() {
-            let d = DomainName::new(b.domain.clone())?;
-            let exists = self.read(|tx| Ok::<_, EngineError>(catalog::domain(tx, &d)?.is_some()))?;
-            if !exists {
-                self.create_domain(&d, None)?;
-            }
-            let mut skipped = HashSet::new();
-            for r in &b.repositories {
-                let name = RepositoryName::new(r.name.clone())?;
-                if let Some(c) = &r.external_connection {
-                    if self.cfg.connection_url(c).is_none() {
-                        tracing::info!(repo.name = %name, connection = %c, setting = %crate::config::upstream_env_var(c),
-                            "not creating bootstrap repository: its external connection has no upstream URL");
-                        skipped.insert(name);
-                        continue;
-                    }
-                }
-                let ups: Vec<RepositoryName> = r
-                    .upstreams
-                    .iter()
-                    .filter_map(|u| RepositoryName::new(u.clone()).ok())
-                    .filter(|u| !skipped.contains(u))
-                    .collect();
-                let existing = self.read(|tx| Ok::<_, EngineError>(catalog::repository(tx, &d, &name)?))?;
-                let rec = match existing {
-                    None => self.create_repository(&d, None, &name, r.description.clone(), ups)?,
-                    Some(rec) => {
-                        let mut merged = rec.upstreams.clone();
-                        for u in ups {
-                            if !merged.contains(&u) && merged.len() < MAX_UPSTREAMS {
-                                merged.push(u);
-                            }
-                        }
-                        if merged != rec.upstreams {
-                            self.update_repository(&d, None, &name, None, Some(merged))?
-                        } else {
-                            rec
-                        }
-                    }
-                };
-                if let Some(c) = &r.external_connection {
-                    if rec.external_connections.is_empty() {
-                        self.associate_external_connection(&d, None, &name, c)?;
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-fn visit(
-    tx: &dyn ReadTxn,
-    d: &DomainName,
-    repo: RepositoryRecord,
-    seen: &mut HashSet<RepositoryName>,
-    out: &mut Vec<RepositoryRecord>,
-) -> Result<()> {
-    if out.len() >= MAX_SEARCH || !seen.insert(repo.name.clone()) {
-        return Ok(());
-    }
-    let ups = repo.upstreams.clone();
-    out.push(repo);
-    for u in ups {
-        if let Some(up) = catalog::repository(tx, d, &u)? {
-            visit(tx, d, up, seen, out)?;
-        }
-    }
-    Ok(())
 }
 
 fn check_description(desc: Option<&str>) -> Result<()> {
@@ -451,98 +339,5 @@ fn check_description(desc: Option<&str>) -> Result<()> {
             Err(EngineError::Validation("description: must not contain control characters".into()))
         }
         _ => Ok(()),
-    }
-}
-
-/// Upstreams must exist, be distinct, number at most 10, and not make a cycle.
-fn check_upstreams(tx: &dyn ReadTxn, rec: &RepositoryRecord) -> Result<()> {
-    if rec.upstreams.len() > MAX_UPSTREAMS {
-        return Err(EngineError::Validation(format!(
-            "upstreams: a repository can have at most {MAX_UPSTREAMS} upstream repositories"
-        )));
-    }
-    let mut seen = HashSet::new();
-    for u in &rec.upstreams {
-        if !seen.insert(u) {
-            return Err(EngineError::Validation(format!("upstreams: {u} is listed more than once")));
-        }
-        if u == &rec.name {
-            return Err(EngineError::Validation(format!("upstreams: repository {u} cannot be its own upstream")));
-        }
-        if catalog::repository(tx, &rec.domain, u)?.is_none() {
-            return Err(repo_missing(&rec.domain, u));
-        }
-    }
-    // A cycle exists when some upstream reaches back to this repository.
-    let mut stack: Vec<RepositoryName> = rec.upstreams.clone();
-    let mut visited = HashSet::new();
-    while let Some(n) = stack.pop() {
-        if n == rec.name {
-            return Err(EngineError::Validation(format!(
-                "upstreams: adding these upstreams to {} would create a cycle",
-                rec.name
-            )));
-        }
-        if !visited.insert(n.clone()) {
-            continue;
-        }
-        if let Some(r) = catalog::repository(tx, &rec.domain, &n)? {
-            stack.extend(r.upstreams);
-        }
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use std::sync::Arc;
-
-    use super::*;
-    use crate::config::{Config, MapEnv};
-    use crate::engine::Auth;
-    use crate::store::{DirBlobStore, MemoryStore};
-
-    fn engine(dir: &std::path::Path) -> Arc<Engine> {
-        let cfg = Config::load(Some("bootstrap = []"), &MapEnv::default()).unwrap();
-        let auth = Auth::open(dir, vec![]).unwrap();
-        let blobs = DirBlobStore::open(&dir.join("blobs")).unwrap();
-        Engine::with_stores(cfg, Arc::new(MemoryStore::new()), Arc::new(blobs), auth, vec![]).unwrap()
-    }
-
-    fn names(order: &[RepositoryRecord]) -> Vec<&str> {
-        order.iter().map(|r| r.name.as_str()).collect()
-    }
-
-    #[test]
-    fn search_order_is_depth_first_and_bounded() {
-        let dir = tempfile::tempdir().unwrap();
-        let e = engine(dir.path());
-        let d = DomainName::new("dom").unwrap();
-        e.create_domain(&d, None).unwrap();
-        let r = |n: &str| RepositoryName::new(n).unwrap();
-        // A chain of 30: r00 → r01 → … → r29, created from the far end.
-        for i in (0..30).rev() {
-            let ups = if i < 29 { vec![r(&format!("r{:02}", i + 1))] } else { vec![] };
-            e.create_repository(&d, None, &r(&format!("r{i:02}")), None, ups).unwrap();
-        }
-        let order = e.search_order(&e.repo_ctx(&d, None, &r("r00")).unwrap()).unwrap();
-        assert_eq!(order.len(), MAX_SEARCH);
-        assert_eq!(order.last().unwrap().name.as_str(), "r24");
-        // The guide's complex example, with a shared upstream visited once.
-        for (n, ups) in
-            [("ee", vec![]), ("cc", vec![]), ("dd", vec!["ee"]), ("bb", vec!["ee"]), ("aa", vec!["cc", "dd"])]
-        {
-            e.create_repository(&d, None, &r(n), None, ups.into_iter().map(r).collect()).unwrap();
-        }
-        e.create_repository(&d, None, &r("my_repo"), None, vec![r("aa"), r("bb")]).unwrap();
-        let order = e.search_order(&e.repo_ctx(&d, None, &r("my_repo")).unwrap()).unwrap();
-        assert_eq!(names(&order), ["my_repo", "aa", "cc", "dd", "ee", "bb"]);
-        // The cached order follows a change.
-        e.update_repository(&d, None, &r("my_repo"), None, Some(vec![r("bb"), r("aa")])).unwrap();
-        let order = e.search_order(&e.repo_ctx(&d, None, &r("my_repo")).unwrap()).unwrap();
-        assert_eq!(names(&order), ["my_repo", "bb", "ee", "aa", "cc", "dd"]);
-        // And a cycle is refused.
-        let err = e.update_repository(&d, None, &r("ee"), None, Some(vec![r("my_repo")])).unwrap_err();
-        assert!(matches!(err, EngineError::Validation(m) if m.contains("cycle")));
     }
 }

@@ -9,6 +9,7 @@
 //! tracked in the job table so it resumes after a restart.
 
 pub mod auth;
+mod bootstrap;
 mod copy;
 mod describe;
 mod dispose;
@@ -18,6 +19,7 @@ pub mod error;
 pub mod events;
 pub mod format;
 mod gc;
+mod graph;
 mod hosts;
 mod ingest;
 mod inspect;
@@ -71,7 +73,7 @@ pub struct Engine {
     auth: Auth,
     upstreams: HashMap<String, upstream::Upstream>,
     gens: Generations,
-    graph_cache: domains::GraphCache,
+    graph_cache: graph::GraphCache,
     upstream_cache: metadata::UpstreamCache,
     jobs: ingest::Jobs,
     rendered: render::RenderCache,
