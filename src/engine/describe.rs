@@ -107,11 +107,9 @@ impl Engine {
             .or_else(|| rec.assets.iter().find(|a| format.api_asset_name(&a.name) == name))
             .cloned()
             .ok_or_else(missing)?;
-        let blob = self
-            .blobs
-            .open(&asset.sha256)
-            .await?
-            .ok_or_else(|| EngineError::Internal(format!("blob {} of {pkg}@{v} is missing", asset.sha256)))?;
+        let Some(blob) = self.blobs.open(&asset.sha256).await? else {
+            return Err(self.missing_blob(&ctx.domain, pkg, v, &asset));
+        };
         let body = AssetBody { size: blob.size, sha256: asset.sha256.hex(), stream: blob.stream };
         Ok(StoredAsset { version: rec, asset, body })
     }

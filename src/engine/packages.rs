@@ -194,12 +194,36 @@ impl Engine {
         let a = rec.assets.iter().find(|a| &a.name == asset).ok_or_else(|| {
             EngineError::not_found(ResourceType::Asset, asset.as_str(), format!("asset {asset} of {pkg}@{v} not found"))
         })?;
-        let body = self
-            .blobs
-            .open(&a.sha256)
-            .await?
-            .ok_or_else(|| EngineError::Internal(format!("blob {} of {pkg}@{v} is missing", a.sha256)))?;
+        let Some(body) = self.blobs.open(&a.sha256).await? else {
+            return Err(self.missing_blob(&ctx.domain, pkg, &v, a));
+        };
         Ok(AssetBody { size: body.size, sha256: a.sha256.hex(), stream: body.stream })
+    }
+
+    /// The error for a stored version whose blob is gone. A disposal or delete that committed
+    /// after the version was read frees the bytes once nothing references them: that is a plain
+    /// 404. A blob missing while a version still names it is a damaged store (500).
+    pub(super) fn missing_blob(
+        &self,
+        d: &crate::model::DomainName,
+        pkg: &PackageId,
+        v: &Version,
+        a: &Asset,
+    ) -> EngineError {
+        let referenced = self.read(|tx| {
+            Ok::<_, EngineError>(
+                catalog::domain_versions(tx, d)?.iter().any(|r| r.assets.iter().any(|x| x.sha256 == a.sha256)),
+            )
+        });
+        match referenced {
+            Ok(false) => EngineError::not_found(
+                ResourceType::Asset,
+                a.name.as_str(),
+                format!("asset {} of {pkg}@{v} was disposed or deleted", a.name),
+            ),
+            Ok(true) => EngineError::Internal(format!("blob {} of {pkg}@{v} is missing", a.sha256)),
+            Err(e) => e,
+        }
     }
 
     /// Bytes of distinct assets stored in a domain (DescribeDomain's `assetSizeBytes`).

@@ -219,3 +219,21 @@ async fn a_blob_another_version_uses_is_kept() {
     assert!(!exists(&e, &companion));
     assert_eq!(candidates(&e), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_download_that_lost_the_race_with_a_disposal_is_a_404() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = engine(dir.path(), Arc::new(MemoryStore::new()));
+    let ctx = repo(&e, "dom", "ra");
+    publish(&e, &ctx, "1.0.0", b"raced bytes", None).await;
+    // What a download read before the disposal committed: the record with its asset.
+    let stale = e.stored_version(&ctx, &pkg(), &Version::new("1.0.0").unwrap()).unwrap();
+    let asset = stale.assets[0].clone();
+    let v = Version::new("1.0.0").unwrap();
+    let blob_gone = |e: &Engine| e.missing_blob(&ctx.domain, &pkg(), &v, &asset);
+    assert!(matches!(blob_gone(&e), EngineError::Internal(_)), "still referenced: a damaged store");
+    e.dispose_versions(&ctx, &pkg(), &sel("1.0.0"), None).unwrap();
+    e.collect_blobs().unwrap();
+    assert!(!exists(&e, &asset.sha256));
+    assert!(matches!(blob_gone(&e), EngineError::NotFound { .. }), "disposed meanwhile: not found");
+}
