@@ -5,8 +5,9 @@
 use serde_json::Value;
 
 use super::error::{EngineError, Result, UpstreamFailure};
-use super::format::UpstreamVersion;
+use super::format::{UpstreamAsset, UpstreamVersion};
 use super::packages::asset_from_digests;
+use super::upstream::Fetched;
 use super::upstream::Urgency;
 use super::Engine;
 use crate::model::{Asset, PackageId};
@@ -31,46 +32,17 @@ impl Engine {
         uv: &UpstreamVersion,
         urgency: &Urgency,
     ) -> Result<StagedVersion> {
-        let up = self.upstreams.get(conn).ok_or_else(|| self.unconfigured(conn, pkg))?;
+        if !self.upstreams.contains_key(conn) {
+            return Err(self.unconfigured(conn, pkg));
+        }
         let what = format!("{pkg}@{}", uv.version);
         // Every file is downloaded and verified before any becomes visible: a version with one
         // bad file stores nothing.
         let mut staged = Vec::with_capacity(uv.assets.len());
         let mut metadata = uv.metadata.clone();
+        let optional = |a: &UpstreamAsset| self.format(pkg.format).is_some_and(|f| f.asset_optional(&a.name));
         for a in &uv.assets {
-            let mut resp = up.get_asset(&a.url, urgency).await.map_err(|e| EngineError::upstream(&what, e))?;
-            let mut w = self.blobs.begin().await?;
-            while let Some(chunk) =
-                resp.chunk().await.map_err(|e| EngineError::upstream(&what, up.transport_error(e)))?
-            {
-                w.write(&chunk).await?;
-            }
-            let pending = w.finish().await?;
-            let d = pending.digests();
-            let mismatch = |declared: &str| {
-                EngineError::upstream(
-                    &what,
-                    up.error(
-                        UpstreamFailure::Invalid(format!(
-                            "{} does not match the upstream's declared {declared}",
-                            a.name
-                        )),
-                        None,
-                    ),
-                )
-            };
-            if a.sha512.as_ref().is_some_and(|s| s != &d.sha512) {
-                return Err(mismatch("sha512 integrity"));
-            }
-            if a.sha1.as_ref().is_some_and(|s| !s.eq_ignore_ascii_case(&d.sha1)) {
-                return Err(mismatch("sha1 shasum"));
-            }
-            if a.sha256.as_ref().is_some_and(|s| !s.eq_ignore_ascii_case(&d.sha256.hex())) {
-                return Err(mismatch("sha256"));
-            }
-            if a.size.is_some_and(|s| s != d.size) {
-                return Err(mismatch("size"));
-            }
+            let Some(pending) = self.download_file(conn, pkg, &what, a, optional(a), urgency).await? else { continue };
             let mut core = None;
             if let Some(found) = self.inspect_pending(pkg, &a.name, pending.reader()).await {
                 core = found.core_metadata;
@@ -94,5 +66,74 @@ impl Engine {
             assets.push(asset);
         }
         Ok(StagedVersion { assets, blobs, metadata })
+    }
+
+    /// Downloads one upstream file into a pending blob and checks it against every checksum
+    /// the upstream declares (inline, or in side files when the format says so). `Ok(None)`:
+    /// an optional file the upstream does not have.
+    pub(super) async fn download_file(
+        &self,
+        conn: &str,
+        pkg: &PackageId,
+        what: &str,
+        a: &UpstreamAsset,
+        optional: bool,
+        urgency: &Urgency,
+    ) -> Result<Option<Box<dyn PendingBlob>>> {
+        let up = self.upstreams.get(conn).ok_or_else(|| self.unconfigured(conn, pkg))?;
+        let mut resp = match up.get_asset(&a.url, urgency).await {
+            Ok(r) => r,
+            Err(e) if optional && matches!(e.failure, UpstreamFailure::Status(404 | 410)) => return Ok(None),
+            Err(e) => return Err(EngineError::upstream(what, e)),
+        };
+        let mut w = self.blobs.begin().await?;
+        while let Some(chunk) = resp.chunk().await.map_err(|e| EngineError::upstream(what, up.transport_error(e)))? {
+            w.write(&chunk).await?;
+        }
+        let pending = w.finish().await?;
+        let d = pending.digests();
+        let mismatch = |declared: &str| {
+            EngineError::upstream(
+                what,
+                up.error(
+                    UpstreamFailure::Invalid(format!("{} does not match the upstream's declared {declared}", a.name)),
+                    None,
+                ),
+            )
+        };
+        if a.sha512.as_ref().is_some_and(|s| s != &d.sha512) {
+            return Err(mismatch("sha512 integrity"));
+        }
+        if a.sha1.as_ref().is_some_and(|s| !s.eq_ignore_ascii_case(&d.sha1)) {
+            return Err(mismatch("sha1 shasum"));
+        }
+        if a.sha256.as_ref().is_some_and(|s| !s.eq_ignore_ascii_case(&d.sha256.hex())) {
+            return Err(mismatch("sha256"));
+        }
+        if a.size.is_some_and(|s| s != d.size) {
+            return Err(mismatch("size"));
+        }
+        if self.format(pkg.format).is_some_and(|f| f.checksum_sidecars()) {
+            // The strongest side file the upstream has decides; one that is absent is no
+            // claim, one that disagrees stops the file (and so the version) from being stored.
+            for (ext, actual) in
+                [("sha512", hex::encode(&d.sha512)), ("sha256", d.sha256.hex()), ("sha1", d.sha1.clone())]
+            {
+                let url = format!("{}.{ext}", a.url);
+                let fetched = up.get_metadata(&url, "text/plain", None, urgency).await;
+                let body = match fetched.map_err(|e| EngineError::upstream(what, e))? {
+                    Fetched::Found { body, .. } => body,
+                    _ => continue,
+                };
+                // `<hex>` or `<hex>  <file name>` (sha1sum's form).
+                let text = String::from_utf8_lossy(&body);
+                let declared = text.split_whitespace().next().unwrap_or("");
+                if !declared.eq_ignore_ascii_case(&actual) {
+                    return Err(mismatch(&format!("{ext} side file")));
+                }
+                break;
+            }
+        }
+        Ok(Some(pending))
     }
 }

@@ -149,6 +149,33 @@ pub trait Format: Send + Sync + 'static {
         Vec::new()
     }
 
+    /// Whether the upstream declares each file's checksum in side files next to it
+    /// (`<url>.sha512`, `.sha256`, `.sha1`; Maven) instead of in its metadata. The engine
+    /// fetches them and checks the downloaded bytes against the strongest one before storing.
+    fn checksum_sidecars(&self) -> bool {
+        false
+    }
+
+    /// Whether a file the upstream's metadata lists as a candidate may be absent upstream
+    /// (Maven: the metadata lists versions, not files, so the format proposes the standard
+    /// names); a 404 for it leaves it out of the version instead of failing the ingestion.
+    fn asset_optional(&self, _asset: &AssetName) -> bool {
+        false
+    }
+
+    /// Where to download a file of a version that is not among the version's standard files
+    /// (Maven: a classifier file), so a request for it adds it to the stored version.
+    /// `None` (the default): versions are ingested whole and no file is added later.
+    fn upstream_asset_url(
+        &self,
+        _base: &str,
+        _pkg: &PackageId,
+        _version: &Version,
+        _asset: &AssetName,
+    ) -> Option<String> {
+        None
+    }
+
     /// Compares two versions for "most recent" decisions (default: text order).
     fn compare_versions(&self, a: &Version, b: &Version) -> std::cmp::Ordering {
         a.as_str().cmp(b.as_str())

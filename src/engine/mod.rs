@@ -25,6 +25,7 @@ mod ingest;
 mod inspect;
 mod listing;
 mod metadata;
+mod on_demand;
 mod origin;
 mod packages;
 mod prefetch;

@@ -190,14 +190,35 @@ impl Engine {
                 format!("asset {asset} of package {pkg} not found"),
             )
         })?;
-        let rec = self.resolve_version(ctx, pkg, &v).await?;
-        let a = rec.assets.iter().find(|a| &a.name == asset).ok_or_else(|| {
-            EngineError::not_found(ResourceType::Asset, asset.as_str(), format!("asset {asset} of {pkg}@{v} not found"))
-        })?;
+        let a = self.version_asset(ctx, pkg, &v, asset).await?;
         let Some(body) = self.blobs.open(&a.sha256).await? else {
-            return Err(self.missing_blob(&ctx.domain, pkg, &v, a));
+            return Err(self.missing_blob(&ctx.domain, pkg, &v, &a));
         };
         Ok(AssetBody { size: body.size, sha256: a.sha256.hex(), stream: body.stream })
+    }
+
+    /// The stored record of one file of `pkg@v`, resolving (and ingesting) the version, and
+    /// adding the file from the version's connection when the format serves files outside a
+    /// version's standard set (`on_demand`). Maven answers checksum side files from it.
+    pub async fn version_asset(
+        self: &Arc<Self>,
+        ctx: &RepoCtx,
+        pkg: &PackageId,
+        v: &Version,
+        asset: &AssetName,
+    ) -> Result<Asset> {
+        let rec = self.resolve_version(ctx, pkg, v).await?;
+        if let Some(a) = rec.assets.iter().find(|a| &a.name == asset) {
+            return Ok(a.clone());
+        }
+        match self.add_upstream_asset(ctx, pkg, v, asset).await? {
+            Some(a) => Ok(a),
+            None => Err(EngineError::not_found(
+                ResourceType::Asset,
+                asset.as_str(),
+                format!("asset {asset} of {pkg}@{v} not found"),
+            )),
+        }
     }
 
     /// The error for a stored version whose blob is gone. A disposal or delete that committed

@@ -3,6 +3,7 @@
 //! endpoint). A new format is one folder here plus one line in `server::formats()`.
 
 pub(crate) mod http;
+pub mod maven;
 pub mod npm;
 pub mod pypi;
 

@@ -28,7 +28,7 @@ use crate::formats::{self, FormatState};
 
 /// Every format Depot serves: one line per format.
 pub fn formats() -> Vec<Arc<dyn Format>> {
-    vec![Arc::new(formats::npm::Npm), Arc::new(formats::pypi::Pypi)]
+    vec![Arc::new(formats::npm::Npm), Arc::new(formats::pypi::Pypi), Arc::new(formats::maven::Maven)]
 }
 
 /// The whole HTTP application for `engine` on a listener bound to `bound`.
@@ -39,7 +39,8 @@ pub fn app(engine: Arc<Engine>, bound: std::net::SocketAddr) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .merge(api::routes(ApiState { engine: engine.clone() }))
         .merge(formats::npm::routes(fstate.clone()))
-        .merge(formats::pypi::routes(fstate))
+        .merge(formats::pypi::routes(fstate.clone()))
+        .merge(formats::maven::routes(fstate))
         .fallback(|| async { (StatusCode::NOT_FOUND, axum::Json(serde_json::json!({ "error": "Not found" }))) });
     // Validated at load, so this cannot fail here; the defaults keep a hand-built config usable.
     let limits = cfg.transport_limits().unwrap_or(crate::config::TransportLimits {

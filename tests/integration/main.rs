@@ -7,6 +7,7 @@ mod api;
 mod events;
 mod graph;
 mod ingestion;
+mod maven;
 mod npm_install;
 mod package_copy;
 mod package_dispose;

@@ -75,6 +75,11 @@ impl TestDepot {
         format!("{}/{domain}-{}/pypi/{repo}/", self.url, self.account)
     }
 
+    /// The Maven endpoint of a repository, ending in `/`.
+    pub fn maven_endpoint(&self, domain: &str, repo: &str) -> String {
+        format!("{}/{domain}-{}/maven/{repo}/", self.url, self.account)
+    }
+
     /// An `aws` runner pointed at this Depot with its admin key.
     pub fn aws(&self) -> Aws {
         Aws::new(&self.url, &self.region, AKID, SECRET)
@@ -191,6 +196,11 @@ impl DepotBuilder {
     /// Points `public:pypi` at a (fake) upstream: its root or its `…/simple/` URL.
     pub fn pypi_upstream(self, url: &str) -> Self {
         self.env("DEPOT_UPSTREAM_PUBLIC_PYPI", url)
+    }
+
+    /// Points `public:maven-central` at a (fake) Maven repository.
+    pub fn maven_upstream(self, url: &str) -> Self {
+        self.env("DEPOT_UPSTREAM_PUBLIC_MAVEN_CENTRAL", url)
     }
 
     /// Listens on `host:<port>` (e.g. `localhost`) instead of `127.0.0.1:<port>`.

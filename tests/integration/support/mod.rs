@@ -15,8 +15,10 @@
 
 pub mod clients;
 pub mod depot;
+pub mod fake_maven;
 pub mod fake_npm;
 pub mod fake_pypi;
+pub mod fake_server;
 pub mod python;
 pub mod sigv4;
 pub mod webhook;
@@ -79,5 +81,18 @@ pub async fn pypi_app_and_store(
     let depot = configure(depot::TestDepot::builder().pypi_upstream(&fake.url())).start().await;
     let aws = depot.aws();
     aws.setup("acme", &[("app", &["store"], None), ("store", &[], Some("public:pypi"))]).await;
+    (fake, depot, aws)
+}
+
+/// The Maven twin of [`app_and_store`]: a fake Maven repository serving
+/// `../shared/fixtures/maven/repo`, Depot in front of it, and domain `acme` with `app` →
+/// `store`, `store` having `public:maven-central`.
+pub async fn maven_app_and_store(
+    configure: impl FnOnce(depot::DepotBuilder) -> depot::DepotBuilder,
+) -> (fake_maven::FakeMaven, depot::TestDepot, clients::Aws) {
+    let fake = fake_maven::FakeMaven::start().await;
+    let depot = configure(depot::TestDepot::builder().maven_upstream(&fake.url())).start().await;
+    let aws = depot.aws();
+    aws.setup("acme", &[("app", &["store"], None), ("store", &[], Some("public:maven-central"))]).await;
     (fake, depot, aws)
 }
