@@ -180,7 +180,7 @@ async fn a_classifier_file_is_added_to_the_stored_version() {
 /// metadata) all answer 200.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stored_files_are_served_through_an_outage() {
-    let (fake, depot, _aws) = maven_app_and_store(|b| b).await;
+    let (fake, mut depot, _aws) = maven_app_and_store(|b| b).await;
     assert_eq!(get(&depot, "app", JUNIT_JAR, None).await.status(), 200);
     assert_eq!(get(&depot, "app", "junit/junit/maven-metadata.xml", None).await.status(), 200);
     fake.stop();
@@ -189,6 +189,30 @@ async fn stored_files_are_served_through_an_outage() {
     let r = get(&depot, "app", "junit/junit/maven-metadata.xml", None).await;
     assert_eq!(r.status(), 200);
     assert!(r.text().await.unwrap().contains("<version>4.13.2</version>"));
+    // After a restart the stored upstream document is XML read back from the store.
+    depot.restart().await;
+    let r = get(&depot, "app", "junit/junit/maven-metadata.xml", None).await;
+    assert_eq!(r.status(), 200, "{}", depot.log_tail(20));
+    assert!(r.text().await.unwrap().contains("<version>4.13.2</version>"));
+}
+
+/// Upstream metadata that is not XML is refused with a clear error and nothing is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn non_xml_upstream_metadata_stores_nothing() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("org/example/broken");
+    std::fs::create_dir_all(dir.join("1.0")).unwrap();
+    std::fs::write(dir.join("maven-metadata.xml"), b"{\"versions\": [\"1.0\"]}").unwrap();
+    std::fs::write(dir.join("1.0/broken-1.0.pom"), b"<project/>").unwrap();
+    let fake = crate::support::fake_maven::FakeMaven::start_with_root(root.path()).await;
+    let depot = crate::support::depot::TestDepot::builder().maven_upstream(&fake.url()).start().await;
+    let aws = depot.aws();
+    aws.setup("acme", &[("app", &["store"], None), ("store", &[], Some("public:maven-central"))]).await;
+    let r = get(&depot, "app", "org/example/broken/1.0/broken-1.0.pom", None).await;
+    assert_eq!(r.status(), 502);
+    let text = r.text().await.unwrap();
+    assert!(text.contains("does not parse") && text.contains("XML"), "{text}");
+    assert!(maven_versions(&aws, "store", "org.example", "broken").await.is_empty());
 }
 
 /// DescribePackageVersion shows junit's POM data (name, description) and
