@@ -10,7 +10,8 @@ use crate::support::{eventually, maven_app_and_store};
 /// parent POM comes through `app` → `store` → `public:maven-central`. Afterwards the versions
 /// are stored in `store` and retained in `app` (list-package-versions), `list-packages` in
 /// `store` shows the build's packages under their groupId, and nothing was prefetched (every
-/// POM fetched upstream is one mvn asked for).
+/// POM fetched upstream is one mvn asked for). With the upstream then stopped, a second build
+/// from another empty local repository succeeds from the store alone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mvn_package_builds_the_sample_project_through_depot() {
     let (fake, depot, aws) = maven_app_and_store(|b| b).await;
@@ -58,4 +59,16 @@ async fn mvn_package_builds_the_sample_project_through_depot() {
     for pom in fetched {
         assert!(m2.join(&pom).exists(), "{pom} was fetched upstream but mvn never asked for it");
     }
+
+    // Upstream down: a second build with another empty local repository comes from the store.
+    fake.stop();
+    let started = std::time::Instant::now();
+    let out = mvn(&project, &dir.join("m2-outage"), &["package"]).await;
+    assert!(
+        out.status.success(),
+        "mvn package during the outage failed:\n{}\n--- depot log ---\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        depot.log_tail(40)
+    );
+    eprintln!("mvn package from the store (upstream down) took {:?}", started.elapsed());
 }

@@ -56,6 +56,13 @@ async fn checksums_metadata_and_bad_paths() {
         assert_eq!(r.status(), 200);
         assert_eq!(r.text().await.unwrap().trim(), want, "{ext}");
     }
+    let head = reqwest::Client::new()
+        .head(format!("{}{JUNIT_JAR}", depot.maven_endpoint("acme", "app")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), 200);
+    assert_eq!(head.headers()["content-length"].to_str().unwrap(), bytes.len().to_string());
     let after = fake.requests().iter().filter(|p| p.starts_with(&format!("{JUNIT_JAR}."))).count();
     assert_eq!(after, upstream_sidecar_hits, "side files answered from the store");
 
