@@ -4,6 +4,7 @@
 //! (`support::maven_app_and_store`).
 
 mod build;
+mod freshness;
 mod http;
 
 use std::path::{Path, PathBuf};
