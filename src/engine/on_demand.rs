@@ -26,6 +26,7 @@ impl Engine {
     ) -> Result<Option<Asset>> {
         let Some(format) = self.format(pkg.format).cloned() else { return Ok(None) };
         let order = self.search_order(ctx)?;
+        // The closest copy says where the version came from; a published one gets no files later.
         let mut origin = None;
         for repo in order.iter() {
             if let Some(rec) =
@@ -35,7 +36,7 @@ impl Engine {
                 break;
             }
         }
-        let Some(origin @ Origin::External { .. }) = origin else { return Ok(None) };
+        let Some(origin) = origin else { return Ok(None) };
         let Origin::External { connection } = &origin else { return Ok(None) };
         let Some(up) = self.upstreams.get(connection) else { return Ok(None) };
         let Some(url) = format.upstream_asset_url(&up.base, pkg, v, asset) else { return Ok(None) };
@@ -59,6 +60,8 @@ impl Engine {
         self.commit_referencing(vec![pending], |tx| {
             for repo in order.iter() {
                 let Some(cur) = catalog::version(tx, &ctx.domain, &repo.name, pkg, v)? else { continue };
+                // A concurrent request may have added it already; its blob is then unreferenced
+                // and collected like any other.
                 if cur.origin != origin || cur.assets.iter().any(|a| &a.name == asset) {
                     continue;
                 }
