@@ -32,6 +32,7 @@ mod prefetch;
 mod publish;
 mod render;
 mod status;
+mod unfinished;
 mod upload;
 mod upstream;
 mod views;

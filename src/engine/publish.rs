@@ -48,6 +48,17 @@ impl Engine {
     /// success; different content → 409; a version any upstream (repository or external
     /// connection) has → 409.
     pub async fn publish(self: &Arc<Self>, ctx: &RepoCtx, req: PublishRequest) -> Result<bool> {
+        self.publish_as(ctx, req, PackageVersionStatus::Published).await
+    }
+
+    /// `publish` creating the version with `status`: Unfinished for formats that upload a
+    /// version one file at a time and complete it afterwards (Maven).
+    pub(super) async fn publish_as(
+        self: &Arc<Self>,
+        ctx: &RepoCtx,
+        req: PublishRequest,
+        status: PackageVersionStatus,
+    ) -> Result<bool> {
         // Upstream metadata read before this instant may predate a version that appeared
         // upstream since; the checks below use only fetches started after it.
         let since = std::time::Instant::now();
@@ -60,13 +71,13 @@ impl Engine {
             Ok::<_, EngineError>(catalog::version(tx, &ctx.domain, &ctx.repo.name, pkg, v)?)
         })?;
         if let Some(rec) = existing {
-            return self.publish_into_existing(ctx, req, rec).await;
+            return self.publish_into_existing(ctx, req, rec, status).await;
         }
         self.check_not_upstream(ctx, pkg, v, since).await?;
         let (assets, blobs) = self.stage_assets(req.assets).await?;
         let rec = PackageVersionRecord {
             version: v.clone(),
-            status: PackageVersionStatus::Published,
+            status,
             revision: revision(&assets, &req.metadata),
             assets,
             metadata: req.metadata,
@@ -103,6 +114,7 @@ impl Engine {
         ctx: &RepoCtx,
         req: PublishRequest,
         rec: PackageVersionRecord,
+        status: PackageVersionStatus,
     ) -> Result<bool> {
         let (pkg, v) = (&req.package, &req.version);
         let conflict = |what: String| {
@@ -114,7 +126,9 @@ impl Engine {
         };
         // An archived (or disposed) version keeps its name: it must not come back by a
         // publish, even of the same bytes. Deleting it is what frees the name.
-        if !rec.status.is_downloadable() {
+        // An Unfinished version takes files only from the upload that is building it.
+        let building = status == PackageVersionStatus::Unfinished && rec.status == status;
+        if !rec.status.is_downloadable() && !building {
             return Err(conflict(format!("with status {}", rec.status.as_str())));
         }
         let mut new = Vec::new();

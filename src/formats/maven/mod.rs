@@ -3,6 +3,7 @@
 //! Maven repository. Design notes: docs/design/maven.md.
 
 mod coords;
+mod deploy;
 mod details;
 mod errors;
 mod routes;

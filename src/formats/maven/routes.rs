@@ -32,12 +32,14 @@ async fn handle(
     method: Method,
     Path((domain_owner, repo, rest)): Path<(String, String, String)>,
     headers: HeaderMap,
-    _body: Body,
+    body: Body,
 ) -> Response {
-    if !matches!(method, Method::GET | Method::HEAD) {
-        return text(StatusCode::METHOD_NOT_ALLOWED, "only GET and HEAD are supported on this repository yet");
+    if !matches!(method, Method::GET | Method::HEAD | Method::PUT) {
+        return text(StatusCode::METHOD_NOT_ALLOWED, "only GET, HEAD and PUT are supported on this repository");
     }
-    let ctx = match authorize(&st.engine, &domain_owner, &repo, &headers, Access::Read, st.anonymous_reads) {
+    let access = if method == Method::PUT { Access::Write } else { Access::Read };
+    // Authorized from the headers alone: a refused deploy never reads its body.
+    let ctx = match authorize(&st.engine, &domain_owner, &repo, &headers, access, st.anonymous_reads) {
         Ok(c) => c,
         Err(e) => return MavenError(e).into_response(),
     };
@@ -45,6 +47,9 @@ async fn handle(
         Ok(p) => p,
         Err(e) => return text(StatusCode::BAD_REQUEST, &format!("bad Maven path {rest:?}: {e}")),
     };
+    if method == Method::PUT {
+        return super::deploy::put(&st.engine, &ctx, path, body).await;
+    }
     let res = match path {
         MavenPath::File { pkg, version, asset, checksum: None } => st
             .engine

@@ -37,6 +37,11 @@ impl Format for Maven {
         "application/xml, text/xml;q=0.9, */*;q=0.1"
     }
 
+    /// A deploy PUTs the jar, the POM and any classified files one at a time.
+    fn multi_asset_versions(&self) -> bool {
+        true
+    }
+
     fn parse_upstream(&self, pkg: &PackageId, doc: &UpstreamDocument<'_>) -> Result<UpstreamPackage, DocumentError> {
         let meta = xml::artifact_metadata(doc.body).map_err(|e| DocumentError::Syntax(Box::new(e)))?;
         let base = doc.url.rsplit_once('/').map_or(doc.url, |(b, _)| b);

@@ -6,6 +6,7 @@
 mod build;
 mod freshness;
 mod http;
+mod publish;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
