@@ -31,10 +31,10 @@ async fn put(depot: &TestDepot, path: &str, token: Option<&str>, body: Vec<u8>) 
     req.send().await.unwrap()
 }
 
-/// Versions of `group:artifact` in `app` with `status`.
+/// Versions of `group:artifact` in `app` with `status` (empty when the package is not there).
 async fn versions_with(aws: &Aws, group: &str, artifact: &str, status: &str) -> Vec<String> {
-    let v = aws
-        .ok(&[
+    let out = aws
+        .run(&[
             "list-package-versions",
             "--domain",
             "acme",
@@ -50,6 +50,12 @@ async fn versions_with(aws: &Aws, group: &str, artifact: &str, status: &str) -> 
             status,
         ])
         .await;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("ResourceNotFound"), "{err}");
+        return Vec::new();
+    }
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     v["versions"].as_array().unwrap().iter().map(|x| x["version"].as_str().unwrap().to_string()).collect()
 }
 
@@ -126,6 +132,20 @@ async fn maven_put_builds_an_unfinished_version_until_its_metadata() {
         ])
         .await;
     assert_eq!(d["packageVersion"]["summary"], "Published by hand", "the POM is the metadata: {d}");
+}
+
+/// A file over `server.max_package_bytes` is 413 and leaves no version behind; a checksum
+/// side file for a file that was never stored is 404.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn maven_put_is_bounded_and_side_files_need_their_file() {
+    let (_fake, depot, aws) = maven_app_and_store(|b| b.env("DEPOT_MAX_PACKAGE_BYTES", "1024")).await;
+    let token = aws.token("acme").await;
+    let jar = "com/example/big/1.0.0/big-1.0.0.jar";
+    let r = put(&depot, jar, Some(&token), vec![7u8; 4096]).await;
+    assert_eq!(r.status(), 413, "{}", depot.log_tail(10));
+    assert!(versions_with(&aws, "com.example", "big", "Unfinished").await.is_empty());
+    let sha1 = hex::encode(sha1::Sha1::digest(JAR));
+    assert_eq!(put(&depot, &format!("{jar}.sha1"), Some(&token), sha1.into_bytes()).await.status(), 404);
 }
 
 /// Under the default first-origin rule, a package that came from the upstream (junit, read
