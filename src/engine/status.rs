@@ -116,8 +116,13 @@ impl VersionsResult {
 /// Which versions a request names, with an optional revision each.
 pub type VersionSelection = Vec<(Version, Option<String>)>;
 
-enum Change {
+/// What a version operation does to each named version.
+pub(super) enum Change {
+    /// UpdatePackageVersionsStatus (never to a Disposed version).
     Status(PackageVersionStatus),
+    /// DisposePackageVersions (`dispose.rs`).
+    Dispose,
+    /// DeletePackageVersions.
     Delete,
 }
 
@@ -156,7 +161,7 @@ impl Engine {
         self.change_versions(ctx, pkg, versions, expected, Change::Delete)
     }
 
-    fn change_versions(
+    pub(super) fn change_versions(
         &self,
         ctx: &RepoCtx,
         pkg: &PackageId,
@@ -172,23 +177,7 @@ impl Engine {
             let mut found: Vec<PackageVersionRecord> = Vec::new();
             let mut res = VersionsResult::default();
             for (v, rev) in versions {
-                let Some(rec) = catalog::version(tx, &ctx.domain, &ctx.repo.name, pkg, v)? else {
-                    res.failed.insert(
-                        v.to_string(),
-                        (VersionFailure::NotFound, format!("version {v} of package {pkg} not found")),
-                    );
-                    continue;
-                };
-                if let Some(e) = expected.filter(|e| *e != rec.status) {
-                    res.failed.insert(
-                        v.to_string(),
-                        (
-                            VersionFailure::MismatchedStatus,
-                            format!("current status: {}, expected status: {}", rec.status.as_str(), e.as_str()),
-                        ),
-                    );
-                    continue;
-                }
+                let Some(rec) = res.expected_version(tx, ctx, pkg, v, expected)? else { continue };
                 if matches!(change, Change::Status(_)) && rec.status == PackageVersionStatus::Disposed {
                     res.failed.insert(
                         v.to_string(),
@@ -212,6 +201,15 @@ impl Engine {
                         catalog::put_version(tx, &ctx.domain, &ctx.repo.name, pkg, &rec)?;
                         events::record(tx, &EventSource::of(ctx), pkg, Some(&before), Some(&rec), &now)?;
                         Some(s)
+                    }
+                    Change::Dispose => {
+                        // The record stays, with no assets; its bytes go once nothing else uses them.
+                        catalog::release_blobs(tx, catalog::record_blobs(&rec))?;
+                        rec.assets.clear();
+                        rec.status = PackageVersionStatus::Disposed;
+                        catalog::put_version(tx, &ctx.domain, &ctx.repo.name, pkg, &rec)?;
+                        events::record(tx, &EventSource::of(ctx), pkg, Some(&before), Some(&rec), &now)?;
+                        Some(PackageVersionStatus::Disposed)
                     }
                     Change::Delete => {
                         catalog::release_blobs(tx, catalog::record_blobs(&rec))?;
@@ -237,7 +235,7 @@ impl Engine {
         })?;
         if !out.successful.is_empty() {
             self.gens.bump_package(ctx.domain.as_str(), pkg);
-            if matches!(change, Change::Delete) {
+            if matches!(change, Change::Delete | Change::Dispose) {
                 self.gc.wake();
             }
         }
