@@ -235,6 +235,23 @@ pub trait Format: Send + Sync + 'static {
     fn default_display_version(&self, _tags: &BTreeMap<String, String>, listed: &[&Version]) -> Option<Version> {
         listed.first().map(|v| (*v).clone())
     }
+
+    // Versions completed into an alias (Maven snapshots).
+
+    /// The alias version a completed `version` also becomes (Maven: build
+    /// `1.0-20261206.121500-1` → `1.0-SNAPSHOT`). On completion the engine makes `version`
+    /// Unlisted and creates or replaces the alias as Published with the same files, in one
+    /// transaction. `None` (the default): a completed version is simply Published.
+    fn completes_into(&self, _version: &Version) -> Option<Version> {
+        None
+    }
+
+    /// Whether `version` may come from an external connection (Maven: snapshots and their
+    /// builds never do, only releases are imported). `false` skips the connections both when
+    /// resolving and when checking a publish for conflicts.
+    fn importable_from_connections(&self, _version: &Version) -> bool {
+        true
+    }
 }
 
 /// A license as a version declares it (DescribePackageVersion's `licenses`).

@@ -70,6 +70,7 @@ impl Engine {
     ) -> Result<PackageVersionRecord> {
         let order = self.search_order(ctx)?;
         let reach = self.reach_of(ctx, &order, pkg)?;
+        let importable = self.format(pkg.format).is_none_or(|f| f.importable_from_connections(v));
         let mut first_err = None;
         for (i, repo) in order.iter().enumerate() {
             if !reach[i].stored {
@@ -86,7 +87,9 @@ impl Engine {
                 }
                 return Ok(rec);
             }
-            let Some(conn) = self.connection_for(repo, pkg.format).filter(|_| reach[i].connection) else { continue };
+            let Some(conn) = self.connection_for(repo, pkg.format).filter(|_| reach[i].connection && importable) else {
+                continue;
+            };
             let found = match self.upstream_has(&conn, pkg, v).await {
                 Ok(found) => found,
                 Err(e) => {

@@ -207,6 +207,7 @@ impl Engine {
             let own = self.package_for_entry(tx, &ctx.domain, &ctx.repo.name, pkg, Entry::Publish)?;
             super::origin::reach(tx, &ctx.domain, &order, pkg, Some(own.restrictions()))
         })?;
+        let importable = self.format(pkg.format).is_none_or(|f| f.importable_from_connections(v));
         for (i, repo) in order.iter().enumerate() {
             if !reach[i].stored {
                 continue;
@@ -222,7 +223,9 @@ impl Engine {
                     ));
                 }
             }
-            let Some(conn) = self.connection_for(repo, pkg.format).filter(|_| reach[i].connection) else { continue };
+            let Some(conn) = self.connection_for(repo, pkg.format).filter(|_| reach[i].connection && importable) else {
+                continue;
+            };
             match self.upstream_package(&conn, pkg, Freshness::StartedAfter(since), Priority::Client).await {
                 Ok(c) if c.package.as_ref().is_some_and(|p| p.version(v).is_some()) => {
                     return Err(EngineError::conflict(

@@ -173,6 +173,7 @@ impl Engine {
             return Err(EngineError::Validation("versions: at least one version is required".into()));
         }
         let now = crate::model::now_rfc3339();
+        let mut released = false;
         let out = self.write(|tx| {
             let mut found: Vec<PackageVersionRecord> = Vec::new();
             let mut res = VersionsResult::default();
@@ -196,6 +197,15 @@ impl Engine {
             for mut rec in found {
                 let before = rec.clone();
                 let status = match change {
+                    // Publishing an Unfinished version completes it (an alias too, if the
+                    // format names one: the version itself then ends Unlisted).
+                    Change::Status(s @ PackageVersionStatus::Published)
+                        if rec.status == PackageVersionStatus::Unfinished =>
+                    {
+                        released |= self.complete_record(tx, ctx, pkg, rec.clone(), &now)?;
+                        let done = catalog::version(tx, &ctx.domain, &ctx.repo.name, pkg, &rec.version)?;
+                        Some(done.map_or(s, |d| d.status))
+                    }
                     Change::Status(s) => {
                         rec.status = s;
                         catalog::put_version(tx, &ctx.domain, &ctx.repo.name, pkg, &rec)?;
@@ -235,7 +245,7 @@ impl Engine {
         })?;
         if !out.successful.is_empty() {
             self.gens.bump_package(ctx.domain.as_str(), pkg);
-            if matches!(change, Change::Delete | Change::Dispose) {
+            if released || matches!(change, Change::Delete | Change::Dispose) {
                 self.gc.wake();
             }
         }

@@ -1,6 +1,7 @@
 //! Versions built one file at a time (Maven deploy): each file lands in an Unfinished version
 //! under the publish rules of `publish.rs`, and a later call completes the version (Published),
-//! so clients never resolve a version whose POM or jar has not arrived yet.
+//! so clients never resolve a version whose POM or jar has not arrived yet. A format may name
+//! an alias a completed version also becomes (Maven: a snapshot build → `1.0-SNAPSHOT`).
 
 use std::sync::Arc;
 
@@ -8,8 +9,13 @@ use super::error::{EngineError, ResourceType, Result};
 use super::events::{self, EventSource};
 use super::publish::PublishRequest;
 use super::{Engine, RepoCtx};
-use crate::model::{now_rfc3339, Asset, AssetName, PackageId, PackageVersionStatus, Version};
-use crate::store::catalog;
+use std::collections::HashSet;
+
+use super::packages::revision;
+use crate::model::{
+    now_rfc3339, Asset, AssetName, PackageId, PackageVersionRecord, PackageVersionStatus, Sha256, Version,
+};
+use crate::store::{catalog, WriteTxn};
 
 impl Engine {
     /// Adds the request's files to an Unfinished version (created by the first file). Same
@@ -32,31 +38,89 @@ impl Engine {
         })
     }
 
-    /// Publishes every named version that is Unfinished in `ctx`'s repository, in one
-    /// transaction; versions in any other status (or absent) are left alone, since a client's
-    /// metadata lists every version it knows. Returns the versions completed.
+    /// Completes every named version that is Unfinished in `ctx`'s repository, and every
+    /// Unfinished version whose alias (`Format::completes_into`) is named, in one transaction;
+    /// versions in any other status (or absent) are left alone, since a client's metadata
+    /// lists every version it knows. Returns the versions completed.
     pub fn complete_versions(&self, ctx: &RepoCtx, pkg: &PackageId, versions: &[Version]) -> Result<Vec<Version>> {
         let now = now_rfc3339();
-        let done = self.write(|tx| {
-            let mut done = Vec::new();
-            for v in versions {
-                let Some(mut rec) = catalog::version(tx, &ctx.domain, &ctx.repo.name, pkg, v)? else { continue };
-                if rec.status != PackageVersionStatus::Unfinished {
-                    continue;
-                }
-                let before = rec.clone();
-                rec.status = PackageVersionStatus::Published;
-                rec.published_time = now.clone();
-                catalog::put_version(tx, &ctx.domain, &ctx.repo.name, pkg, &rec)?;
-                events::record(tx, &EventSource::of(ctx), pkg, Some(&before), Some(&rec), &now)?;
-                done.push(v.clone());
+        let format = self.format(pkg.format).cloned();
+        let (done, released) = self.write(|tx| {
+            let mut todo: Vec<PackageVersionRecord> = catalog::versions(tx, &ctx.domain, &ctx.repo.name, pkg)?
+                .into_iter()
+                .filter(|r| r.status == PackageVersionStatus::Unfinished)
+                .filter(|r| {
+                    versions.contains(&r.version)
+                        || format
+                            .as_ref()
+                            .and_then(|f| f.completes_into(&r.version))
+                            .is_some_and(|a| versions.contains(&a))
+                })
+                .collect();
+            // Oldest first: when several builds complete at once the newest ends as the alias.
+            if let Some(f) = &format {
+                todo.sort_by(|a, b| f.compare_versions(&a.version, &b.version));
             }
-            Ok::<_, EngineError>(done)
+            let (mut done, mut released) = (Vec::new(), false);
+            for rec in todo {
+                done.push(rec.version.clone());
+                released |= self.complete_record(tx, ctx, pkg, rec, &now)?;
+            }
+            Ok::<_, EngineError>((done, released))
         })?;
+        if released {
+            self.gc.wake();
+        }
         if !done.is_empty() {
             self.gens.bump_package(ctx.domain.as_str(), pkg);
             tracing::info!(repo.name = %ctx.repo.name, pkg.name = %pkg, versions = done.len(), "completed versions");
         }
         Ok(done)
+    }
+
+    /// Completes one Unfinished version inside `tx`: Published, or, when the format names an
+    /// alias for it, Unlisted with the alias created or replaced (new revision) as Published
+    /// holding the same files. An event for each record written. True when the alias's
+    /// previous files were released (the caller wakes the collector; files still used by an
+    /// earlier build are kept, the collector re-checks every reference).
+    pub(super) fn complete_record(
+        &self,
+        tx: &mut dyn WriteTxn,
+        ctx: &RepoCtx,
+        pkg: &PackageId,
+        mut rec: PackageVersionRecord,
+        now: &str,
+    ) -> Result<bool> {
+        let src = EventSource::of(ctx);
+        let before = rec.clone();
+        let alias = self.format(pkg.format).and_then(|f| f.completes_into(&rec.version));
+        rec.status = if alias.is_some() { PackageVersionStatus::Unlisted } else { PackageVersionStatus::Published };
+        rec.published_time = now.to_string();
+        catalog::put_version(tx, &ctx.domain, &ctx.repo.name, pkg, &rec)?;
+        events::record(tx, &src, pkg, Some(&before), Some(&rec), now)?;
+        let Some(alias) = alias else { return Ok(false) };
+        let old = catalog::version(tx, &ctx.domain, &ctx.repo.name, pkg, &alias)?;
+        // An Archived or Disposed alias keeps its name and state until someone changes it.
+        if old
+            .as_ref()
+            .is_some_and(|o| matches!(o.status, PackageVersionStatus::Archived | PackageVersionStatus::Disposed))
+        {
+            return Ok(false);
+        }
+        let next = PackageVersionRecord {
+            version: alias,
+            status: PackageVersionStatus::Published,
+            revision: revision(&rec.assets, &rec.metadata),
+            assets: rec.assets.clone(),
+            metadata: rec.metadata.clone(),
+            published_time: now.to_string(),
+            origin: rec.origin.clone(),
+        };
+        let kept: HashSet<Sha256> = catalog::record_blobs(&next).collect();
+        let dropped: Vec<Sha256> = old.iter().flat_map(catalog::record_blobs).filter(|s| !kept.contains(s)).collect();
+        catalog::release_blobs(tx, dropped.iter().copied())?;
+        catalog::put_version(tx, &ctx.domain, &ctx.repo.name, pkg, &next)?;
+        events::record(tx, &src, pkg, old.as_ref(), Some(&next), now)?;
+        Ok(!dropped.is_empty())
     }
 }

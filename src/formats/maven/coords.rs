@@ -3,6 +3,7 @@
 //! the file name; a file must still be named after its artifact and version, so a path cannot
 //! smuggle one artifact's bytes under another's coordinates.
 
+use super::snapshot;
 use crate::model::{AssetName, Namespace, PackageFormat, PackageId, PackageName, Version};
 
 /// The checksum side files every asset has, generated from the stored digests.
@@ -15,6 +16,8 @@ pub(crate) enum MavenPath {
     File { pkg: PackageId, version: Version, asset: AssetName, checksum: Option<&'static str> },
     /// The artifact-level `maven-metadata.xml` (or a side file of it).
     Metadata { pkg: PackageId, checksum: Option<&'static str> },
+    /// The snapshot-level `<version>-SNAPSHOT/maven-metadata.xml` (or a side file of it).
+    SnapshotMetadata { pkg: PackageId, version: Version, checksum: Option<&'static str> },
 }
 
 /// Why a path is not a Maven coordinate (answered 400 with the reason).
@@ -57,6 +60,12 @@ pub(crate) fn parse(rest: &str) -> Result<MavenPath, PathError> {
     }
     let (file, dirs) = segs.split_last().ok_or_else(|| PathError::TooShort(rest.into()))?;
     let (base, checksum) = checksum_of(file);
+    if let (true, [group @ .., artifact, version]) = (base == "maven-metadata.xml", dirs) {
+        if snapshot::is_alias(version) && !group.is_empty() {
+            let version = Version::new(*version).map_err(|e| PathError::Invalid(e.0))?;
+            return Ok(MavenPath::SnapshotMetadata { pkg: package_id(group, artifact)?, version, checksum });
+        }
+    }
     if base == "maven-metadata.xml" && dirs.len() >= 2 {
         let (artifact, group) = dirs.split_last().ok_or_else(|| PathError::TooShort(rest.into()))?;
         return Ok(MavenPath::Metadata { pkg: package_id(group, artifact)?, checksum });
@@ -67,7 +76,16 @@ pub(crate) fn parse(rest: &str) -> Result<MavenPath, PathError> {
     let (version, dirs) = dirs.split_last().ok_or_else(|| PathError::TooShort(rest.into()))?;
     let (artifact, group) = dirs.split_last().ok_or_else(|| PathError::TooShort(rest.into()))?;
     let pkg = package_id(group, artifact)?;
-    let version_v = Version::new(*version).map_err(|e| PathError::Invalid(e.0))?;
+    let mut version_v = Version::new(*version).map_err(|e| PathError::Invalid(e.0))?;
+    // In a snapshot directory a timestamped file belongs to its build's own version.
+    if snapshot::is_alias(version) {
+        let build = snapshot::build_of_file(artifact, version, base).map_err(|e| PathError::Invalid(e.to_string()))?;
+        if let Some((build, _)) = build {
+            version_v = Version::new(build).map_err(|e| PathError::Invalid(e.0))?;
+        }
+        let asset = AssetName::new(base).map_err(|e| PathError::Invalid(e.0))?;
+        return Ok(MavenPath::File { pkg, version: version_v, asset, checksum });
+    }
     let prefix = format!("{artifact}-{version}");
     let rest_of_name = base.strip_prefix(&prefix).unwrap_or("");
     // After `artifact-version`: `.ext` or `-classifier.ext`.
@@ -110,5 +128,23 @@ mod tests {
         assert!(matches!(parse("junit/junit/4.13.2/other-4.13.2.jar"), Err(PathError::Mismatch { .. })));
         assert!(matches!(parse("junit/junit/4.13.2/junit-4.13.1.jar"), Err(PathError::Mismatch { .. })));
         assert_eq!(package_dir(&package_id(&["org", "x"], "y").unwrap()), "org/x/y");
+        let Ok(MavenPath::File { version, asset, .. }) =
+            parse("g/lib/1.0-SNAPSHOT/lib-1.0-20261206.121500-3-tests.jar")
+        else {
+            panic!("not a snapshot build file")
+        };
+        assert_eq!(
+            (version.as_str(), asset.as_str()),
+            ("1.0-20261206.121500-3", "lib-1.0-20261206.121500-3-tests.jar")
+        );
+        assert!(
+            matches!(parse("g/lib/1.0-SNAPSHOT/lib-1.0-SNAPSHOT.jar"), Ok(MavenPath::File { version, .. }) if version.as_str() == "1.0-SNAPSHOT")
+        );
+        assert!(matches!(
+            parse("g/lib/1.0-SNAPSHOT/maven-metadata.xml.sha1"),
+            Ok(MavenPath::SnapshotMetadata { checksum: Some("sha1"), .. })
+        ));
+        assert!(matches!(parse("g/lib/1.0-SNAPSHOT/lib-1.0-2026.121500-1.jar"), Err(PathError::Invalid(_))));
+        assert!(matches!(parse("g/lib/1.0-SNAPSHOT/lib-2.0-20261206.121500-1.jar"), Err(PathError::Invalid(_))));
     }
 }

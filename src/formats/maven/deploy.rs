@@ -11,7 +11,7 @@ use futures::StreamExt;
 
 use super::coords::MavenPath;
 use super::errors::{text, MavenError};
-use super::xml;
+use super::{snapshot, xml};
 use crate::engine::{Engine, EngineError, PublishAsset, PublishRequest, RepoCtx, StagedBlob};
 use crate::model::{AssetName, PackageId, Version};
 
@@ -73,6 +73,17 @@ async fn small(body: Body) -> Result<Vec<u8>, BodyError> {
 /// Handles a `PUT` below the endpoint; `ctx` was authorized for writing from the headers.
 pub(crate) async fn put(engine: &std::sync::Arc<Engine>, ctx: &RepoCtx, path: MavenPath, body: Body) -> Response {
     let res = match path {
+        // Maven 3 and Gradle deploy snapshots under timestamped names only; a file named
+        // after the alias would bypass the builds.
+        MavenPath::File { version, .. } if snapshot::is_alias(version.as_str()) => {
+            Err(BodyError::Engine(EngineError::Validation(format!(
+                "files of {version} are deployed with timestamped names (<base>-<yyyyMMdd.HHmmss>-<build>)"
+            ))))
+        }
+        MavenPath::SnapshotMetadata { checksum: Some(_), .. } => Ok(text(StatusCode::CREATED, "OK")),
+        MavenPath::SnapshotMetadata { pkg, version, checksum: None } => {
+            put_snapshot_metadata(engine, ctx, &pkg, &version, body).await
+        }
         MavenPath::File { pkg, version, asset, checksum: None } => {
             put_file(engine, ctx, pkg, version, asset, body).await
         }
@@ -151,5 +162,21 @@ async fn put_metadata(engine: &Engine, ctx: &RepoCtx, pkg: &PackageId, body: Bod
         .map_err(|e| EngineError::Validation(format!("maven-metadata.xml does not parse: {e}")))?;
     let versions: Vec<Version> = meta.versions.iter().filter_map(|v| Version::new(v.as_str()).ok()).collect();
     engine.complete_versions(ctx, pkg, &versions)?;
+    Ok(text(StatusCode::CREATED, "OK"))
+}
+
+/// The snapshot-level `maven-metadata.xml` completes the builds it names (its `<snapshot>`
+/// and `<snapshotVersions>`); like the artifact-level one it is not stored.
+async fn put_snapshot_metadata(
+    engine: &Engine,
+    ctx: &RepoCtx,
+    pkg: &PackageId,
+    alias: &Version,
+    body: Body,
+) -> Result<Response, BodyError> {
+    let body = small(body).await?;
+    let meta = snapshot::parse_metadata(&body)
+        .map_err(|e| EngineError::Validation(format!("maven-metadata.xml does not parse: {e}")))?;
+    engine.complete_versions(ctx, pkg, &meta.builds(alias.as_str()))?;
     Ok(text(StatusCode::CREATED, "OK"))
 }

@@ -7,6 +7,8 @@ mod deploy;
 mod details;
 mod errors;
 mod routes;
+mod snapshot;
+mod snapshot_serve;
 mod upstream;
 mod version;
 mod xml;

@@ -13,7 +13,7 @@ use time::format_description::well_known::Rfc3339;
 
 use super::coords::{self, MavenPath};
 use super::errors::{text, MavenError};
-use super::{version, xml};
+use super::{snapshot_serve, version, xml};
 use crate::formats::http::{send_blob, send_rendered, without_body};
 use crate::formats::{authorize, Access, FormatState};
 use crate::model::{Asset, PackageId};
@@ -24,7 +24,7 @@ pub fn routes(state: FormatState) -> Router {
 }
 
 /// `<lastUpdated>`'s form, `yyyyMMddHHmmss` in UTC.
-const LAST_UPDATED: &[time::format_description::FormatItem<'static>] =
+pub(super) const LAST_UPDATED: &[time::format_description::FormatItem<'static>] =
     time::macros::format_description!("[year][month][day][hour][minute][second]");
 
 async fn handle(
@@ -51,6 +51,12 @@ async fn handle(
         return super::deploy::put(&st.engine, &ctx, path, body).await;
     }
     let res = match path {
+        MavenPath::File { pkg, version, asset, checksum } if snapshot_serve::is_snapshot_file(&version) => {
+            snapshot_serve::file(&st.engine, &ctx, &pkg, &version, &asset, checksum, &headers).await
+        }
+        MavenPath::SnapshotMetadata { pkg, version, checksum } => {
+            snapshot_serve::metadata(&st.engine, &ctx, &pkg, &version, checksum, &headers).await
+        }
         MavenPath::File { pkg, version, asset, checksum: None } => st
             .engine
             .fetch_asset(&ctx, &pkg, Some(&version), &asset)
@@ -69,7 +75,7 @@ async fn handle(
     }
 }
 
-fn content_type(file: &str) -> &'static str {
+pub(super) fn content_type(file: &str) -> &'static str {
     match file.rsplit('.').next() {
         Some("pom" | "xml") => "text/xml",
         Some("jar" | "war" | "ear" | "aar") => "application/java-archive",
@@ -78,12 +84,12 @@ fn content_type(file: &str) -> &'static str {
     }
 }
 
-fn checksum_response(hex: &str) -> Response {
+pub(super) fn checksum_response(hex: &str) -> Response {
     ([(header::CONTENT_TYPE, "text/plain")], hex.to_string()).into_response()
 }
 
 /// A side file from the stored digests: never fetched upstream once the file is stored.
-fn checksum_of_asset(a: &Asset, kind: &str) -> Response {
+pub(super) fn checksum_of_asset(a: &Asset, kind: &str) -> Response {
     let hex = if kind == "sha256" { Some(a.sha256.hex()) } else { a.hashes.get(kind).cloned() };
     match hex {
         Some(h) => checksum_response(&h),
@@ -91,7 +97,7 @@ fn checksum_of_asset(a: &Asset, kind: &str) -> Response {
     }
 }
 
-fn digest_hex(kind: &str, body: &[u8]) -> String {
+pub(super) fn digest_hex(kind: &str, body: &[u8]) -> String {
     match kind {
         "md5" => hex::encode(md5::Md5::digest(body)),
         "sha1" => hex::encode(sha1::Sha1::digest(body)),

@@ -9,7 +9,7 @@ use std::io::Read;
 
 use serde_json::Value;
 
-use super::{coords, version, xml};
+use super::{coords, snapshot, version, xml};
 use crate::engine::{
     Dependency, DocumentError, Format, Inspection, UpstreamAsset, UpstreamDocument, UpstreamPackage, UpstreamVersion,
     VersionDetails,
@@ -49,6 +49,7 @@ impl Format for Maven {
             .versions
             .iter()
             .filter_map(|v| Version::new(v.as_str()).ok())
+            .filter(|v| self.importable_from_connections(v))
             .map(|v| {
                 let asset = |ext: &str| -> Option<UpstreamAsset> {
                     let name = format!("{}-{v}.{ext}", pkg.name);
@@ -104,6 +105,16 @@ impl Format for Maven {
 
     fn compare_versions(&self, a: &Version, b: &Version) -> std::cmp::Ordering {
         version::compare(a.as_str(), b.as_str())
+    }
+
+    /// A snapshot build completes into its `-SNAPSHOT` alias (the newest build served).
+    fn completes_into(&self, v: &Version) -> Option<Version> {
+        snapshot::alias_of(v)
+    }
+
+    /// Only releases are imported from a connection, as the guide says.
+    fn importable_from_connections(&self, v: &Version) -> bool {
+        !snapshot::is_alias(v.as_str()) && snapshot::alias_of(v).is_none()
     }
 
     fn version_details(&self, metadata: &Value) -> VersionDetails {

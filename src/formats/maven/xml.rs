@@ -25,7 +25,7 @@ pub(crate) enum XmlError {
 /// names from the root (`project/licenses/license/name`).
 type Step = (String, Option<String>);
 
-fn walk(bytes: &[u8], root: &'static str) -> Result<Vec<Step>, XmlError> {
+pub(super) fn walk(bytes: &[u8], root: &'static str) -> Result<Vec<Step>, XmlError> {
     if bytes.len() > MAX_XML {
         return Err(XmlError::TooLarge);
     }
@@ -131,7 +131,7 @@ pub(crate) fn pom(bytes: &[u8]) -> Result<Value, XmlError> {
     Ok(Value::Object(fields))
 }
 
-fn esc(s: &str) -> String {
+pub(super) fn esc(s: &str) -> String {
     quick_xml::escape::escape(s).into_owned()
 }
 
