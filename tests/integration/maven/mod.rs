@@ -7,6 +7,7 @@ mod build;
 mod freshness;
 mod http;
 mod publish;
+mod snapshots;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
