@@ -246,10 +246,13 @@ pub trait Format: Send + Sync + 'static {
         None
     }
 
-    /// Whether `version` may come from an external connection (Maven: snapshots and their
-    /// builds never do, only releases are imported). `false` skips the connections both when
-    /// resolving and when checking a publish for conflicts.
-    fn importable_from_connections(&self, _version: &Version) -> bool {
+    /// Whether `version` may be copied into a repository from where it was found upstream:
+    /// ingested from an external connection or retained from an upstream repository. `false`
+    /// (Maven snapshots and their builds): connections are never asked for it, neither when
+    /// resolving nor when checking a publish, and reads through a downstream repository are
+    /// served from the repository holding it without keeping a copy, since an alias changes
+    /// with every completed build and a retained copy would go stale.
+    fn copied_from_upstreams(&self, _version: &Version) -> bool {
         true
     }
 }

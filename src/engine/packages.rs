@@ -70,7 +70,7 @@ impl Engine {
     ) -> Result<PackageVersionRecord> {
         let order = self.search_order(ctx)?;
         let reach = self.reach_of(ctx, &order, pkg)?;
-        let importable = self.format(pkg.format).is_none_or(|f| f.importable_from_connections(v));
+        let copied = self.format(pkg.format).is_none_or(|f| f.copied_from_upstreams(v));
         let mut first_err = None;
         for (i, repo) in order.iter().enumerate() {
             if !reach[i].stored {
@@ -82,12 +82,12 @@ impl Engine {
                 if !rec.status.is_downloadable() {
                     return Err(version_missing(ctx, pkg, v));
                 }
-                if i > 0 {
+                if i > 0 && copied {
                     self.retain(ctx, pkg, &repo.name, &rec)?;
                 }
                 return Ok(rec);
             }
-            let Some(conn) = self.connection_for(repo, pkg.format).filter(|_| reach[i].connection && importable) else {
+            let Some(conn) = self.connection_for(repo, pkg.format).filter(|_| reach[i].connection && copied) else {
                 continue;
             };
             let found = match self.upstream_has(&conn, pkg, v).await {

@@ -207,7 +207,7 @@ impl Engine {
             let own = self.package_for_entry(tx, &ctx.domain, &ctx.repo.name, pkg, Entry::Publish)?;
             super::origin::reach(tx, &ctx.domain, &order, pkg, Some(own.restrictions()))
         })?;
-        let importable = self.format(pkg.format).is_none_or(|f| f.importable_from_connections(v));
+        let copied = self.format(pkg.format).is_none_or(|f| f.copied_from_upstreams(v));
         for (i, repo) in order.iter().enumerate() {
             if !reach[i].stored {
                 continue;
@@ -223,7 +223,7 @@ impl Engine {
                     ));
                 }
             }
-            let Some(conn) = self.connection_for(repo, pkg.format).filter(|_| reach[i].connection && importable) else {
+            let Some(conn) = self.connection_for(repo, pkg.format).filter(|_| reach[i].connection && copied) else {
                 continue;
             };
             match self.upstream_package(&conn, pkg, Freshness::StartedAfter(since), Priority::Client).await {

@@ -49,7 +49,7 @@ impl Format for Maven {
             .versions
             .iter()
             .filter_map(|v| Version::new(v.as_str()).ok())
-            .filter(|v| self.importable_from_connections(v))
+            .filter(|v| self.copied_from_upstreams(v))
             .map(|v| {
                 let asset = |ext: &str| -> Option<UpstreamAsset> {
                     let name = format!("{}-{v}.{ext}", pkg.name);
@@ -112,8 +112,9 @@ impl Format for Maven {
         snapshot::alias_of(v)
     }
 
-    /// Only releases are imported from a connection, as the guide says.
-    fn importable_from_connections(&self, v: &Version) -> bool {
+    /// Only releases are imported from a connection, as the guide says; a snapshot read
+    /// through a downstream repository is not retained there (it would go stale).
+    fn copied_from_upstreams(&self, v: &Version) -> bool {
         !snapshot::is_alias(v.as_str()) && snapshot::alias_of(v).is_none()
     }
 

@@ -307,3 +307,89 @@ async fn snapshot_builds_by_hand() {
     );
     assert_eq!(get(&depot, "app", &format!("{dir}/snap-{b1}.jar"), t).await.status(), 404);
 }
+
+/// Builds published to the upstream repository `store` and read through `app`: `app` serves
+/// each new build without keeping a copy of `1.0-SNAPSHOT` (a retained copy would stay on the
+/// first build forever).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshot_read_through_a_downstream_repository_follows_new_builds() {
+    let (_fake, depot, aws) = maven_app_and_store(|b| b).await;
+    let token = aws.token("acme").await;
+    let t = Some(token.as_str());
+    let dir = "com/example/snap/1.0-SNAPSHOT";
+    let put_store = |path: String, body: Vec<u8>| {
+        let url = format!("{}{dir}/{path}", depot.maven_endpoint("acme", "store"));
+        let req = reqwest::Client::new().put(url).basic_auth("aws", Some(token.clone())).body(body);
+        async move { req.send().await.unwrap().status() }
+    };
+    for (n, b) in [(1, "1.0-20261206.121500-1"), (2, "1.0-20261206.131500-2")] {
+        let jar = format!("jar of build {n}").into_bytes();
+        assert_eq!(put_store(format!("snap-{b}.jar"), jar.clone()).await, 201);
+        assert_eq!(put_store("maven-metadata.xml".into(), snapshot_metadata(b)).await, 201);
+        let snap = get(&depot, "app", &format!("{dir}/snap-1.0-SNAPSHOT.jar"), t).await;
+        assert_eq!(snap.bytes().await.unwrap().as_ref(), jar.as_slice(), "build {n} through app");
+        let meta = get(&depot, "app", &format!("{dir}/maven-metadata.xml"), t).await.text().await.unwrap();
+        assert!(meta.contains(&format!("<buildNumber>{n}</buildNumber>")), "{meta}");
+    }
+    assert!(versions_with(&aws, "com.example", "snap", "Published").await.is_empty(), "nothing retained in app");
+}
+
+/// UpdatePackageVersionsStatus publishing an Unfinished build completes it like its metadata
+/// would (the build Unlisted, `1.0-SNAPSHOT` Published with its file), and every write is an
+/// event: the build's creation and status change, the alias's creation, then its new revision.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshot_build_completed_by_status_update_with_events() {
+    use crate::support::depot::{AKID, SECRET};
+    let (_fake, depot, aws) = maven_app_and_store(|b| b).await;
+    let token = aws.token("acme").await;
+    let t = Some(token.as_str());
+    let (b1, b2) = ("1.0-20261206.121500-1", "1.0-20261206.131500-2");
+    assert_eq!(put(&depot, &format!("snap-{b1}.jar"), &token, b"one".to_vec()).await.status(), 201);
+    let out = aws
+        .ok(&[
+            "update-package-versions-status",
+            "--domain",
+            "acme",
+            "--repository",
+            "app",
+            "--format",
+            "maven",
+            "--namespace",
+            "com.example",
+            "--package",
+            "snap",
+            "--versions",
+            b1,
+            "--target-status",
+            "Published",
+        ])
+        .await;
+    assert_eq!(out["successfulVersions"][b1]["status"], "Unlisted", "{out}");
+    assert_eq!(versions_with(&aws, "com.example", "snap", "Published").await, ["1.0-SNAPSHOT"]);
+    assert_eq!(versions_with(&aws, "com.example", "snap", "Unlisted").await, [b1]);
+    let snap = get(&depot, "app", "com/example/snap/1.0-SNAPSHOT/snap-1.0-SNAPSHOT.jar", t).await;
+    assert_eq!(snap.bytes().await.unwrap().as_ref(), b"one");
+    assert_eq!(put(&depot, &format!("snap-{b2}.jar"), &token, b"two".to_vec()).await.status(), 201);
+    assert_eq!(put(&depot, "maven-metadata.xml", &token, snapshot_metadata(b2)).await.status(), 201);
+
+    let q = vec![("max-results", "1000".to_string())];
+    let r = crate::support::sigv4::signed_get(&depot.url, "/v1/depot/events", &q, &depot.region, AKID, SECRET).await;
+    let v: serde_json::Value = r.json().await.unwrap();
+    let lines: Vec<String> = v["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["detail"])
+        .filter(|d| d["packageName"] == "snap")
+        .map(|d| format!("{} {}", d["packageVersion"].as_str().unwrap(), d["packageVersionState"].as_str().unwrap()))
+        .collect();
+    let want = [
+        format!("{b1} Unfinished"),
+        format!("{b1} Unlisted"),
+        "1.0-SNAPSHOT Published".to_string(),
+        format!("{b2} Unfinished"),
+        format!("{b2} Unlisted"),
+        "1.0-SNAPSHOT Published".to_string(),
+    ];
+    assert_eq!(lines, want);
+}
