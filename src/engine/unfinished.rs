@@ -124,3 +124,6 @@ impl Engine {
         Ok(!dropped.is_empty())
     }
 }
+
+#[cfg(test)]
+mod tests;
