@@ -74,6 +74,13 @@ pub(crate) fn send_blob(body: AssetBody, content_type: &'static str, headers: &H
 
 /// A HEAD answer: the GET's status and headers without its body.
 pub(crate) fn without_body(mut resp: Response) -> Response {
+    // The length the GET would send: the empty body would otherwise announce `0`, and clients
+    // (Gradle's resource metadata) take a HEAD's length for the resource's.
+    if !resp.headers().contains_key(header::CONTENT_LENGTH) {
+        if let Some(n) = http_body::Body::size_hint(resp.body()).exact() {
+            resp.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(n));
+        }
+    }
     *resp.body_mut() = Body::empty();
     resp
 }
