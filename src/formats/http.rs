@@ -215,4 +215,12 @@ mod tests {
         h.insert(header::ACCEPT_ENCODING, "identity".parse().unwrap());
         assert!(!accepts_gzip(&h));
     }
+
+    #[test]
+    fn head_keeps_the_get_length() {
+        let doc = Rendered::new(b"<metadata>twenty-one</metadata>".to_vec());
+        let head = without_body(send_rendered(&doc, "text/xml", &HeaderMap::new()));
+        assert_eq!(head.headers()[header::CONTENT_LENGTH], doc.body.len().to_string());
+        assert_eq!(http_body::Body::size_hint(head.body()).exact(), Some(0));
+    }
 }
