@@ -208,6 +208,28 @@ impl Engine {
         let inputs = self.view_inputs(ctx, pkg).await?;
         self.build_view(ctx, pkg, &inputs)
     }
+
+    /// The documents the reachable external connections returned for `pkg`, byte for byte,
+    /// closest repository first. They are the cache entries `view_inputs` gathered (same max
+    /// age, stale-while-revalidate and outage fallback), so a format that must pass an
+    /// upstream document through instead of rendering one (Maven's group-level plugin
+    /// metadata) costs no request of its own.
+    pub fn upstream_documents(&self, pkg: &PackageId, inputs: &ViewInputs) -> Result<Vec<bytes::Bytes>> {
+        self.read(|tx| {
+            let mut docs = Vec::new();
+            for repo in inputs.order.iter() {
+                // Only connections `view_inputs` reached and that have the document.
+                if inputs.upstream.get(&repo.name).is_none_or(|c| c.package.is_none()) {
+                    continue;
+                }
+                let Some(conn) = self.connection_for(repo, pkg.format) else { continue };
+                if let Some(body) = catalog::upstream_doc(tx, &conn, pkg)?.and_then(|d| d.body) {
+                    docs.push(body);
+                }
+            }
+            Ok::<_, EngineError>(docs)
+        })
+    }
 }
 
 fn asset_hashes(a: &Asset) -> BTreeMap<String, String> {

@@ -74,6 +74,13 @@ pub(crate) fn send_blob(body: AssetBody, content_type: &'static str, headers: &H
 
 /// A HEAD answer: the GET's status and headers without its body.
 pub(crate) fn without_body(mut resp: Response) -> Response {
+    // The length the GET would send: the empty body would otherwise announce `0`, and clients
+    // (Gradle's resource metadata) take a HEAD's length for the resource's.
+    if !resp.headers().contains_key(header::CONTENT_LENGTH) {
+        if let Some(n) = http_body::Body::size_hint(resp.body()).exact() {
+            resp.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(n));
+        }
+    }
     *resp.body_mut() = Body::empty();
     resp
 }
@@ -207,5 +214,13 @@ mod tests {
         assert!(!accepts_gzip(&h));
         h.insert(header::ACCEPT_ENCODING, "identity".parse().unwrap());
         assert!(!accepts_gzip(&h));
+    }
+
+    #[test]
+    fn head_keeps_the_get_length() {
+        let doc = Rendered::new(b"<metadata>twenty-one</metadata>".to_vec());
+        let head = without_body(send_rendered(&doc, "text/xml", &HeaderMap::new()));
+        assert_eq!(head.headers()[header::CONTENT_LENGTH], doc.body.len().to_string());
+        assert_eq!(http_body::Body::size_hint(head.body()).exact(), Some(0));
     }
 }

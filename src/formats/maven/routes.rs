@@ -119,7 +119,17 @@ async fn metadata(
     let engine = &st.engine;
     let inputs = engine.view_inputs(ctx, pkg).await?;
     let doc = engine.rendered(ctx, pkg, "maven-metadata", inputs.stamp, || {
-        let view = engine.build_view(ctx, pkg, &inputs)?;
+        let view = engine.build_view(ctx, pkg, &inputs);
+        // Group-level plugin-prefix metadata (`<group>/maven-metadata.xml` with `<plugins>`)
+        // is passed through as the connection serves it, unless some repository or connection
+        // has versions under the same path read as an artifact (maven.md §7).
+        if !view.as_ref().is_ok_and(|v| !v.versions.is_empty()) {
+            let docs = engine.upstream_documents(pkg, &inputs)?;
+            if let Some(group) = docs.iter().find(|d| xml::is_group_metadata(d)) {
+                return Ok(group.to_vec());
+            }
+        }
+        let view = view?;
         let mut versions: Vec<String> = view.versions.iter().map(|v| v.version.as_str().to_string()).collect();
         versions.sort_by(|a, b| version::compare(a, b));
         versions.dedup();

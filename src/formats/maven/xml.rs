@@ -166,6 +166,16 @@ pub(crate) fn render_metadata(
     s.into_bytes()
 }
 
+/// Whether a `maven-metadata.xml` is group-level (plugin prefixes): it lists `<plugins>` and
+/// has no `<versioning>`. Its path alone cannot tell (`org/apache/maven/plugins/` is both group
+/// `org.apache.maven.plugins` and, to the path grammar, artifact `org.apache.maven:plugins`), so
+/// the content decides.
+pub(crate) fn is_group_metadata(bytes: &[u8]) -> bool {
+    let Ok(steps) = walk(bytes, "metadata") else { return false };
+    steps.iter().any(|(p, _)| p == "metadata/plugins")
+        && !steps.iter().any(|(p, _)| p.starts_with("metadata/versioning"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,5 +199,18 @@ mod tests {
         assert_eq!(p["dependencies"][0]["artifactId"], "hamcrest");
         let xml = render_metadata("g", "a&b", &["1".into()], Some("1"), Some("1"), "20240101000000");
         assert_eq!(artifact_metadata(&xml).unwrap().versions, ["1"]);
+    }
+
+    #[test]
+    fn group_level_metadata_is_told_by_content() {
+        let group = b"<metadata><plugins><plugin><name>D</name><prefix>dependency</prefix><artifactId>maven-dependency-plugin</artifactId></plugin></plugins></metadata>";
+        assert!(is_group_metadata(group));
+        let xml = render_metadata("g", "a", &["1".into()], Some("1"), Some("1"), "20240101000000");
+        assert!(!is_group_metadata(&xml));
+        // Both: artifact-level (Depot renders versions; see maven.md).
+        assert!(!is_group_metadata(b"<metadata><plugins/><versioning><versions/></versioning></metadata>"));
+        assert!(!is_group_metadata(b"<metadata></metadata>"));
+        assert!(!is_group_metadata(b"<project><plugins/></project>"));
+        assert!(!is_group_metadata(b"<metadata><plugins>"));
     }
 }

@@ -5,6 +5,7 @@
 
 mod build;
 mod freshness;
+mod gradle;
 mod http;
 mod publish;
 mod snapshots;

@@ -203,6 +203,11 @@ impl DepotBuilder {
         self.env("DEPOT_UPSTREAM_PUBLIC_MAVEN_CENTRAL", url)
     }
 
+    /// Points `public:maven-gradleplugins` (the Gradle plugin portal) at a (fake) Maven repository.
+    pub fn gradle_plugins_upstream(self, url: &str) -> Self {
+        self.env("DEPOT_UPSTREAM_PUBLIC_MAVEN_GRADLEPLUGINS", url)
+    }
+
     /// Listens on `host:<port>` (e.g. `localhost`) instead of `127.0.0.1:<port>`.
     pub fn listen_host(mut self, host: &str) -> Self {
         self.listen_host = host.to_string();

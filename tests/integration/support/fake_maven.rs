@@ -51,6 +51,12 @@ impl FakeMaven {
         Self::start_with_root(super::fixtures().join("maven/repo")).await
     }
 
+    /// Serves `../shared/fixtures/gradle-plugins/repo`: the Gradle plugin portal's plugin
+    /// markers, the plugin jars they point at, and those jars' dependencies.
+    pub async fn start_gradle_plugins() -> FakeMaven {
+        Self::start_with_root(super::fixtures().join("gradle-plugins/repo")).await
+    }
+
     /// Serves a Maven-layout directory.
     pub async fn start_with_root(root: impl Into<PathBuf>) -> FakeMaven {
         let shared = Arc::new(Shared { root: root.into(), state: Mutex::new(Inner::default()) });
