@@ -17,6 +17,7 @@ mod domains;
 mod download;
 pub mod error;
 pub mod events;
+mod flight;
 pub mod format;
 mod gc;
 mod graph;
