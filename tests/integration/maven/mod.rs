@@ -3,6 +3,7 @@
 //! Domain `acme`, repository `app` with upstream `store`, `store` with `public:maven-central`
 //! (`support::maven_app_and_store`).
 
+mod bad_input;
 mod build;
 mod freshness;
 mod http;
