@@ -235,6 +235,20 @@ pub trait Format: Send + Sync + 'static {
     fn default_display_version(&self, _tags: &BTreeMap<String, String>, listed: &[&Version]) -> Option<Version> {
         listed.first().map(|v| (*v).clone())
     }
+
+    // Inheritance (Maven parent POMs), for the package operations' view of a version.
+
+    /// The version whose metadata `metadata` inherits from (Maven: the POM's `<parent>`).
+    /// The engine looks it up among stored versions of the search order. Default: none.
+    fn parent(&self, _metadata: &serde_json::Value) -> Option<(PackageId, Version)> {
+        None
+    }
+
+    /// `metadata` with what it inherits from `parent` (already merged with its own parents).
+    /// Default: unchanged.
+    fn inherit(&self, metadata: &serde_json::Value, _parent: &serde_json::Value) -> serde_json::Value {
+        metadata.clone()
+    }
 }
 
 /// A license as a version declares it (DescribePackageVersion's `licenses`).

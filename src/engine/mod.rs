@@ -23,6 +23,7 @@ mod gc;
 mod graph;
 mod hosts;
 mod ingest;
+mod inherit;
 mod inspect;
 mod listing;
 mod metadata;

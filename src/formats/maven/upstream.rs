@@ -113,6 +113,14 @@ impl Format for Maven {
     fn dependencies(&self, metadata: &Value) -> Vec<Dependency> {
         super::details::dependencies(metadata)
     }
+
+    fn parent(&self, metadata: &Value) -> Option<(PackageId, Version)> {
+        super::inherit::parent(metadata)
+    }
+
+    fn inherit(&self, metadata: &Value, parent: &Value) -> Value {
+        super::inherit::inherit(metadata, parent)
+    }
 }
 
 #[cfg(test)]

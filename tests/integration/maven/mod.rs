@@ -7,6 +7,7 @@ mod bad_input;
 mod build;
 mod freshness;
 mod http;
+mod parents;
 mod publish;
 
 use std::path::{Path, PathBuf};
