@@ -163,6 +163,13 @@ pub trait Format: Send + Sync + 'static {
         false
     }
 
+    /// A version's remaining candidate files once its metadata is known from a file already
+    /// downloaded (Maven: the POM's `<packaging>` names the main artifact's extension, or says
+    /// there is none). Default: unchanged.
+    fn revise_assets(&self, _metadata: &serde_json::Value, candidates: Vec<UpstreamAsset>) -> Vec<UpstreamAsset> {
+        candidates
+    }
+
     /// Where to download a file of a version that is not among the version's standard files
     /// (Maven: a classifier file), so a request for it adds it to the stored version.
     /// `None` (the default): versions are ingested whole and no file is added later.

@@ -7,6 +7,7 @@ mod bad_input;
 mod build;
 mod freshness;
 mod http;
+mod packaging;
 mod parents;
 mod publish;
 
