@@ -5,6 +5,7 @@
 
 mod bad_input;
 mod build;
+mod deploy;
 mod freshness;
 mod http;
 mod packaging;
