@@ -92,7 +92,7 @@ pub(crate) async fn describe_package_version(State(st): State<ApiState>, RawQuer
     let t = target(&st, &p)?;
     let v = version(&st, &t, &p)?;
     let rec = st.engine.stored_version(&t.ctx, &t.pkg, &v)?;
-    let d = t.format.version_details(&rec.metadata);
+    let d = t.format.version_details(&st.engine.effective_metadata(&t.ctx, &t.pkg, &rec)?);
     let licenses: Vec<Value> = d
         .licenses
         .iter()
@@ -201,7 +201,7 @@ pub(crate) async fn list_package_version_dependencies(State(st): State<ApiState>
     let rec = st.engine.stored_version(&t.ctx, &t.pkg, &v)?;
     let deps: Vec<Value> = t
         .format
-        .dependencies(&rec.metadata)
+        .dependencies(&st.engine.effective_metadata(&t.ctx, &t.pkg, &rec)?)
         .into_iter()
         .map(|d| {
             let mut v = json!({ "package": d.package });

@@ -40,8 +40,12 @@ impl Engine {
         // bad file stores nothing.
         let mut staged = Vec::with_capacity(uv.assets.len());
         let mut metadata = uv.metadata.clone();
-        let optional = |a: &UpstreamAsset| self.format(pkg.format).is_some_and(|f| f.asset_optional(&a.name));
-        for a in &uv.assets {
+        let format = self.format(pkg.format).cloned();
+        let optional = |a: &UpstreamAsset| format.as_ref().is_some_and(|f| f.asset_optional(&a.name));
+        let mut todo: std::collections::VecDeque<UpstreamAsset> = uv.assets.iter().cloned().collect();
+        let mut revised = false;
+        while let Some(a) = todo.pop_front() {
+            let a = &a;
             let Some(pending) = self.download_file(conn, pkg, &what, a, optional(a), urgency).await? else { continue };
             let mut core = None;
             if let Some(found) = self.inspect_pending(pkg, &a.name, pending.reader()).await {
@@ -51,6 +55,14 @@ impl Engine {
                 }
             }
             staged.push((a.name.clone(), pending, a.attributes.clone(), core));
+            // Once the metadata is known (Maven: from the POM, the first file), the format
+            // may correct the files still to fetch.
+            if !revised && !metadata.is_null() {
+                if let Some(f) = &format {
+                    todo = f.revise_assets(&metadata, todo.into_iter().collect()).into();
+                }
+                revised = true;
+            }
         }
         let mut assets = Vec::with_capacity(staged.len());
         let mut blobs = Vec::with_capacity(staged.len());

@@ -163,6 +163,13 @@ pub trait Format: Send + Sync + 'static {
         false
     }
 
+    /// A version's remaining candidate files once its metadata is known from a file already
+    /// downloaded (Maven: the POM's `<packaging>` names the main artifact's extension, or says
+    /// there is none). Default: unchanged.
+    fn revise_assets(&self, _metadata: &serde_json::Value, candidates: Vec<UpstreamAsset>) -> Vec<UpstreamAsset> {
+        candidates
+    }
+
     /// Where to download a file of a version that is not among the version's standard files
     /// (Maven: a classifier file), so a request for it adds it to the stored version.
     /// `None` (the default): versions are ingested whole and no file is added later.
@@ -254,6 +261,20 @@ pub trait Format: Send + Sync + 'static {
     /// with every completed build and a retained copy would go stale.
     fn copied_from_upstreams(&self, _version: &Version) -> bool {
         true
+    }
+
+    // Inheritance (Maven parent POMs), for the package operations' view of a version.
+
+    /// The version whose metadata `metadata` inherits from (Maven: the POM's `<parent>`).
+    /// The engine looks it up among stored versions of the search order. Default: none.
+    fn parent(&self, _metadata: &serde_json::Value) -> Option<(PackageId, Version)> {
+        None
+    }
+
+    /// `metadata` with what it inherits from `parent` (already merged with its own parents).
+    /// Default: unchanged.
+    fn inherit(&self, metadata: &serde_json::Value, _parent: &serde_json::Value) -> serde_json::Value {
+        metadata.clone()
     }
 }
 

@@ -28,7 +28,7 @@ use crate::model::{
 };
 use crate::store::{catalog, PendingBlob};
 
-type Outcome = Option<std::result::Result<(), Arc<EngineError>>>;
+use super::flight::{Flight, Outcome};
 
 /// A persisted ingestion job.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -57,15 +57,15 @@ pub(super) struct Target<'a> {
     pub(super) version: &'a Version,
 }
 
-/// A job under way: its outcome and how urgently its requests go upstream.
-struct Running {
-    rx: watch::Receiver<Outcome>,
-    urgency: Urgency,
+/// Work under way (`flight.rs`): its outcome and how urgently its requests go upstream.
+pub(super) struct Running {
+    pub(super) rx: watch::Receiver<Outcome>,
+    pub(super) urgency: Urgency,
 }
 
 pub(super) struct Jobs {
-    running: Mutex<HashMap<String, Running>>,
-    workers: Arc<Semaphore>,
+    pub(super) running: Mutex<HashMap<String, Running>>,
+    pub(super) workers: Arc<Semaphore>,
     pub(super) prefetch: Arc<Semaphore>,
     active: AtomicUsize,
 }
@@ -141,21 +141,12 @@ impl Engine {
             retain: retain.into_iter().collect(),
             prefetch,
         };
-        let urgency = Urgency::new(priority);
-        let tx = {
-            let mut running = self.jobs.running.lock().expect("jobs lock");
-            if let Some(r) = running.get(&id) {
-                // A client joining a prefetch job makes its downloads go first.
-                r.urgency.join(priority);
-                return Ok((r.rx.clone(), false));
-            }
-            let (tx, rx) = watch::channel(None);
-            running.insert(id.clone(), Running { rx, urgency: urgency.clone() });
-            tx
+        let (tx, rx, urgency) = match self.board(&id, priority) {
+            Flight::Joined(rx) => return Ok((rx, false)),
+            Flight::Started { tx, rx, urgency } => (tx, rx, urgency),
         };
-        let rx = tx.subscribe();
         if let Err(e) = self.write(|t| Ok::<_, EngineError>(catalog::put_job(t, &id, &job)?)) {
-            self.jobs.running.lock().expect("jobs lock").remove(&id);
+            self.forget_flight(&id);
             return Err(e);
         }
         tokio::spawn(self.clone().run_job(job, tx, urgency));
@@ -171,20 +162,13 @@ impl Engine {
         retain: Option<RepositoryName>,
         wait: bool,
     ) -> Result<Option<PackageVersionRecord>> {
-        let (mut rx, created) = self.start_job(t, retain.clone(), true, Priority::Client)?;
+        let (rx, created) = self.start_job(t, retain.clone(), true, Priority::Client)?;
         let Target { domain, repo, pkg, version: v, .. } = *t;
         let engine = self.clone();
         let (d, r, p, ver) = (domain.clone(), repo.clone(), pkg.clone(), v.clone());
         // The follow-up runs as its own task so it completes even after the client gave up.
-        let mut follow_up = tokio::spawn(async move {
-            let outcome = rx
-                .wait_for(Option::is_some)
-                .await
-                .map_err(|_| EngineError::Internal("ingestion job vanished".into()))?;
-            if let Some(Err(e)) = outcome.as_ref() {
-                return Err((**e).clone());
-            }
-            drop(outcome);
+        let follow_up = tokio::spawn(async move {
+            Engine::landed(rx).await?;
             let target = retain.unwrap_or_else(|| r.clone());
             let rec = engine
                 .read(|tx| Ok::<_, EngineError>(catalog::version(tx, &d, &r, &p, &ver)?))?
@@ -198,14 +182,7 @@ impl Engine {
         if !wait {
             return Ok(None);
         }
-        match tokio::time::timeout(self.ingestion_wait(), &mut follow_up).await {
-            Ok(Ok(res)) => res.map(Some),
-            Ok(Err(e)) => Err(EngineError::Internal(format!("ingestion task failed: {e}"))),
-            Err(_) => {
-                tracing::info!(pkg.name = %pkg, pkg.version = %v, "client wait elapsed; ingestion continues");
-                Err(EngineError::IngestionInProgress)
-            }
-        }
+        self.wait_for_client(follow_up, &format!("ingestion of {pkg}@{v}")).await.map(Some)
     }
 
     async fn run_job(self: Arc<Self>, job: JobRecord, tx: watch::Sender<Outcome>, urgency: Urgency) {
@@ -225,7 +202,7 @@ impl Engine {
                 let _ = self.write(|t| Ok::<_, EngineError>(catalog::delete_job(t, &job.id)?));
             }
         }
-        self.jobs.running.lock().expect("jobs lock").remove(&job.id);
+        self.forget_flight(&job.id);
         if let (Ok(rec), true) = (&res, job.prefetch) {
             let visited = Arc::new(Mutex::new(HashSet::from([(job.package.clone(), job.version.clone())])));
             let walk = self.clone().prefetch(

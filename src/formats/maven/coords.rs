@@ -29,6 +29,8 @@ pub(crate) enum PathError {
     TooShort(String),
     #[error("{0}")]
     Invalid(String),
+    #[error("{what} {value:?} is not a valid Maven {what} ({rule})")]
+    Coordinate { what: &'static str, value: String, rule: &'static str },
     #[error("file {file} is not named after artifact {artifact} version {version}")]
     Mismatch { file: String, artifact: String, version: String },
 }
@@ -42,8 +44,27 @@ fn checksum_of(file: &str) -> (&str, Option<&'static str>) {
     (file, None)
 }
 
+/// Maven's own rule for group and artifact ids (its model validator's `[A-Za-z0-9_\-.]+`).
+const ID_RULE: &str = "letters, digits, '_', '-' and '.' only";
+/// Characters Maven's model validator refuses in a version.
+const VERSION_RULE: &str = "no whitespace or any of \\ / : \" < > | ? *";
+
+fn id_ok(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.'))
+}
+
+fn version_ok(s: &str) -> bool {
+    !s.is_empty() && !s.chars().any(|c| c.is_whitespace() || c.is_control() || "\\/:\"<>|?*".contains(c))
+}
+
 /// The package of `group` segments and an artifact id.
 pub(crate) fn package_id(group: &[&str], artifact: &str) -> Result<PackageId, PathError> {
+    if group.iter().any(|g| !id_ok(g)) {
+        return Err(PathError::Coordinate { what: "groupId", value: group.join("."), rule: ID_RULE });
+    }
+    if !id_ok(artifact) {
+        return Err(PathError::Coordinate { what: "artifactId", value: artifact.into(), rule: ID_RULE });
+    }
     let bad = |e: crate::model::InvalidName| PathError::Invalid(e.0);
     Ok(PackageId {
         format: PackageFormat::Maven,
@@ -62,6 +83,9 @@ pub(crate) fn parse(rest: &str) -> Result<MavenPath, PathError> {
     let (base, checksum) = checksum_of(file);
     if let (true, [group @ .., artifact, version]) = (base == "maven-metadata.xml", dirs) {
         if snapshot::is_alias(version) && !group.is_empty() {
+            if !version_ok(version) {
+                return Err(PathError::Coordinate { what: "version", value: (*version).into(), rule: VERSION_RULE });
+            }
             let version = Version::new(*version).map_err(|e| PathError::Invalid(e.0))?;
             return Ok(MavenPath::SnapshotMetadata { pkg: package_id(group, artifact)?, version, checksum });
         }
@@ -76,6 +100,9 @@ pub(crate) fn parse(rest: &str) -> Result<MavenPath, PathError> {
     let (version, dirs) = dirs.split_last().ok_or_else(|| PathError::TooShort(rest.into()))?;
     let (artifact, group) = dirs.split_last().ok_or_else(|| PathError::TooShort(rest.into()))?;
     let pkg = package_id(group, artifact)?;
+    if !version_ok(version) {
+        return Err(PathError::Coordinate { what: "version", value: (*version).into(), rule: VERSION_RULE });
+    }
     let mut version_v = Version::new(*version).map_err(|e| PathError::Invalid(e.0))?;
     // In a snapshot directory a timestamped file belongs to its build's own version.
     if snapshot::is_alias(version) {
@@ -127,6 +154,9 @@ mod tests {
         assert!(matches!(parse("junit-4.13.2.jar"), Err(PathError::TooShort(_))));
         assert!(matches!(parse("junit/junit/4.13.2/other-4.13.2.jar"), Err(PathError::Mismatch { .. })));
         assert!(matches!(parse("junit/junit/4.13.2/junit-4.13.1.jar"), Err(PathError::Mismatch { .. })));
+        assert!(matches!(parse("com/example/a:b/1.0/a:b-1.0.jar"), Err(PathError::Coordinate { .. })));
+        assert!(matches!(parse("com/ex*ample/a/1.0/a-1.0.jar"), Err(PathError::Coordinate { .. })));
+        assert!(matches!(parse("com/example/a/1.0<2/a-1.0<2.jar"), Err(PathError::Coordinate { .. })));
         assert_eq!(package_dir(&package_id(&["org", "x"], "y").unwrap()), "org/x/y");
         let Ok(MavenPath::File { version, asset, .. }) =
             parse("g/lib/1.0-SNAPSHOT/lib-1.0-20261206.121500-3-tests.jar")

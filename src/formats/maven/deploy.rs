@@ -57,13 +57,17 @@ async fn stage(engine: &Engine, body: Body, limit: u64) -> Result<StagedBlob, Bo
     Ok(up.finish().await?)
 }
 
-async fn small(body: Body) -> Result<Vec<u8>, BodyError> {
+async fn small(body: Body, what: &str) -> Result<Vec<u8>, BodyError> {
     let mut out = Vec::new();
     let mut stream = body.into_data_stream();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(read_error)?;
+        // Metadata and side files are documents, not packages: one over the bound is bad
+        // input (400 with the reason), like one that does not parse.
         if (out.len() + chunk.len()) as u64 > MAX_SMALL_BODY {
-            return Err(BodyError::TooLarge(MAX_SMALL_BODY));
+            return Err(BodyError::Engine(EngineError::Validation(format!(
+                "{what} is larger than {MAX_SMALL_BODY} bytes"
+            ))));
         }
         out.extend_from_slice(&chunk);
     }
@@ -142,7 +146,7 @@ async fn put_checksum(
     kind: &str,
     body: Body,
 ) -> Result<Response, BodyError> {
-    let body = small(body).await?;
+    let body = small(body, &format!("{asset}.{kind}")).await?;
     // Some tools write `<hex>  <file name>`; the digest is the first word.
     let sent = std::str::from_utf8(&body).ok().and_then(|s| s.split_whitespace().next()).unwrap_or("");
     let a = engine.own_asset(ctx, pkg, version, asset)?;
@@ -157,7 +161,7 @@ async fn put_checksum(
 }
 
 async fn put_metadata(engine: &Engine, ctx: &RepoCtx, pkg: &PackageId, body: Body) -> Result<Response, BodyError> {
-    let body = small(body).await?;
+    let body = small(body, "maven-metadata.xml").await?;
     let meta = xml::artifact_metadata(&body)
         .map_err(|e| EngineError::Validation(format!("maven-metadata.xml does not parse: {e}")))?;
     let versions: Vec<Version> = meta.versions.iter().filter_map(|v| Version::new(v.as_str()).ok()).collect();
@@ -174,7 +178,7 @@ async fn put_snapshot_metadata(
     alias: &Version,
     body: Body,
 ) -> Result<Response, BodyError> {
-    let body = small(body).await?;
+    let body = small(body, "maven-metadata.xml").await?;
     let meta = snapshot::parse_metadata(&body)
         .map_err(|e| EngineError::Validation(format!("maven-metadata.xml does not parse: {e}")))?;
     engine.complete_versions(ctx, pkg, &meta.builds(alias.as_str()))?;

@@ -3,6 +3,7 @@
 
 use serde_json::Value;
 
+use super::inherit::{interpolate, managed};
 use crate::engine::{Dependency, License, VersionDetails};
 
 fn text(v: &Value, k: &str) -> Option<String> {
@@ -26,18 +27,23 @@ pub(crate) fn version_details(pom: &Value) -> VersionDetails {
     }
 }
 
-/// Declared dependencies; the scope is the dependency type (Maven's default scope is `compile`).
+/// Declared dependencies of a merged POM (`inherit.rs`), versions resolved where simple; the scope is the dependency type (Maven's default scope is `compile`).
 pub(crate) fn dependencies(pom: &Value) -> Vec<Dependency> {
     pom.get("dependencies")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
         .filter_map(|d| {
+            let group = text(d, "groupId").map(|g| interpolate(&g, pom));
+            let artifact = interpolate(&text(d, "artifactId")?, pom);
+            // A version or scope left out is the parent's dependencyManagement's.
+            let managed = managed(pom, group.as_deref().unwrap_or(""), &artifact);
+            let from = |k: &str| text(d, k).or_else(|| managed.and_then(|m| text(m, k)));
             Some(Dependency {
-                namespace: text(d, "groupId"),
-                package: text(d, "artifactId")?,
-                dependency_type: Some(text(d, "scope").unwrap_or_else(|| "compile".into())),
-                version_requirement: text(d, "version"),
+                namespace: group,
+                package: artifact,
+                dependency_type: Some(from("scope").unwrap_or_else(|| "compile".into())),
+                version_requirement: from("version").map(|v| interpolate(&v, pom)),
             })
         })
         .collect()

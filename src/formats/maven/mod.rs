@@ -6,6 +6,7 @@ mod coords;
 mod deploy;
 mod details;
 mod errors;
+mod inherit;
 mod routes;
 mod snapshot;
 mod snapshot_serve;

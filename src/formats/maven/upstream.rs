@@ -83,6 +83,28 @@ impl Format for Maven {
         !asset.as_str().ends_with(".pom")
     }
 
+    /// The main artifact follows the POM's `<packaging>` (Maven's artifact handlers): none
+    /// for `pom`, `.war`/`.ear`/`.aar`/`.rar` for those, `.jar` for `jar`, `bundle`,
+    /// `maven-plugin` and `ejb`; any other packaging keeps the `.jar` candidate (optional).
+    fn revise_assets(&self, metadata: &Value, candidates: Vec<UpstreamAsset>) -> Vec<UpstreamAsset> {
+        let packaging = metadata.get("packaging").and_then(Value::as_str).map_or("jar", str::trim);
+        let ext = match packaging {
+            "pom" => None,
+            "war" | "ear" | "aar" | "rar" => Some(packaging),
+            _ => Some("jar"),
+        };
+        candidates
+            .into_iter()
+            .filter_map(|mut a| {
+                let Some(stem) = a.name.as_str().strip_suffix(".jar").map(str::to_string) else { return Some(a) };
+                let ext = ext?;
+                a.name = AssetName::new(format!("{stem}.{ext}")).ok()?;
+                a.url = format!("{}.{ext}", a.url.strip_suffix(".jar").unwrap_or(&a.url));
+                Some(a)
+            })
+            .collect()
+    }
+
     fn upstream_asset_url(&self, base: &str, pkg: &PackageId, v: &Version, asset: &AssetName) -> Option<String> {
         Some(file_url(base, pkg, v, asset.as_str()))
     }
@@ -125,6 +147,14 @@ impl Format for Maven {
     fn dependencies(&self, metadata: &Value) -> Vec<Dependency> {
         super::details::dependencies(metadata)
     }
+
+    fn parent(&self, metadata: &Value) -> Option<(PackageId, Version)> {
+        super::inherit::parent(metadata)
+    }
+
+    fn inherit(&self, metadata: &Value, parent: &Value) -> Value {
+        super::inherit::inherit(metadata, parent)
+    }
 }
 
 #[cfg(test)]
@@ -141,5 +171,17 @@ mod tests {
         assert_eq!(p.versions[1].assets[1].url, "http://up/com/thoughtworks/qdox/qdox/2.0.3/qdox-2.0.3.jar");
         assert!(Maven.parse_upstream(&pkg, &UpstreamDocument { body: b"{}", content_type: None, url }).is_err());
         assert_eq!(Maven.upstream_metadata_url("http://up/", &pkg), url);
+        let revised = |packaging: &str| {
+            let candidates = p.versions[1].assets[1..].to_vec();
+            let names: Vec<String> = Maven
+                .revise_assets(&serde_json::json!({ "packaging": packaging }), candidates)
+                .iter()
+                .map(|a| a.url.rsplit('/').next().unwrap_or("").to_string())
+                .collect();
+            names
+        };
+        assert_eq!(revised("war"), ["qdox-2.0.3.war"]);
+        assert_eq!(revised("bundle"), ["qdox-2.0.3.jar"]);
+        assert!(revised("pom").is_empty());
     }
 }

@@ -99,8 +99,8 @@ pub(crate) fn artifact_metadata(bytes: &[u8]) -> Result<ArtifactMetadata, XmlErr
 
 /// A POM as Depot stores it per version (the package operations read it back).
 pub(crate) fn pom(bytes: &[u8]) -> Result<Value, XmlError> {
-    let (mut licenses, mut deps) = (Vec::<Value>::new(), Vec::<Value>::new());
-    let mut fields = serde_json::Map::new();
+    let (mut licenses, mut deps, mut managed) = (Vec::<Value>::new(), Vec::<Value>::new(), Vec::<Value>::new());
+    let (mut fields, mut properties) = (serde_json::Map::new(), serde_json::Map::new());
     for (path, text) in walk(bytes, "project")? {
         let Some(rest) = path.strip_prefix("project/") else { continue };
         match (rest, text) {
@@ -116,6 +116,19 @@ pub(crate) fn pom(bytes: &[u8]) -> Result<Value, XmlError> {
                     d[f.trim_start_matches("dependencies/dependency/")] = json!(t);
                 }
             }
+            // What a child inherits to resolve its dependencies' versions: `${…}` properties
+            // and the managed versions.
+            ("dependencyManagement/dependencies/dependency", None) => managed.push(json!({})),
+            (f, Some(t))
+                if f.starts_with("dependencyManagement/dependencies/dependency/") && !f.contains("exclusions") =>
+            {
+                if let Some(d) = managed.last_mut() {
+                    d[f.trim_start_matches("dependencyManagement/dependencies/dependency/")] = json!(t.trim());
+                }
+            }
+            (f, Some(t)) if f.starts_with("properties/") && !f["properties/".len()..].contains('/') => {
+                properties.insert(f["properties/".len()..].to_string(), json!(t.trim()));
+            }
             (
                 f @ ("groupId" | "artifactId" | "version" | "packaging" | "name" | "description" | "url" | "scm/url"
                 | "scm/connection" | "parent/groupId" | "parent/artifactId" | "parent/version"),
@@ -128,6 +141,8 @@ pub(crate) fn pom(bytes: &[u8]) -> Result<Value, XmlError> {
     }
     fields.insert("licenses".into(), Value::Array(licenses));
     fields.insert("dependencies".into(), Value::Array(deps));
+    fields.insert("dependencyManagement".into(), Value::Array(managed));
+    fields.insert("properties".into(), Value::Object(properties));
     Ok(Value::Object(fields))
 }
 
@@ -197,6 +212,9 @@ mod tests {
         assert_eq!(p["licenses"][0]["name"], "EPL");
         assert_eq!(p["scm_url"], "http://s");
         assert_eq!(p["dependencies"][0]["artifactId"], "hamcrest");
+        let p = pom(b"<project><properties><x.version>1.2</x.version></properties><dependencyManagement><dependencies><dependency><groupId>g</groupId><artifactId>x</artifactId><version>${x.version}</version></dependency></dependencies></dependencyManagement></project>").unwrap();
+        assert_eq!(p["properties"]["x.version"], "1.2");
+        assert_eq!(p["dependencyManagement"][0]["version"], "${x.version}");
         let xml = render_metadata("g", "a&b", &["1".into()], Some("1"), Some("1"), "20240101000000");
         assert_eq!(artifact_metadata(&xml).unwrap().versions, ["1"]);
     }

@@ -3,10 +3,14 @@
 //! Domain `acme`, repository `app` with upstream `store`, `store` with `public:maven-central`
 //! (`support::maven_app_and_store`).
 
+mod bad_input;
 mod build;
+mod deploy;
 mod freshness;
 mod gradle;
 mod http;
+mod packaging;
+mod parents;
 mod publish;
 mod snapshots;
 
