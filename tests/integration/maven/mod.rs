@@ -9,6 +9,7 @@ mod deploy;
 mod freshness;
 mod gradle;
 mod http;
+mod package_ops;
 mod packaging;
 mod parents;
 mod publish;
