@@ -132,15 +132,26 @@ async fn prefetch_stores_dependency_closure_without_client_requests() {
     // One client request: the express tarball. Nothing else is asked of Depot.
     let r = reqwest::get(format!("{}express/-/express-4.22.3.tgz", depot.npm_endpoint("acme", "app"))).await.unwrap();
     assert_eq!(r.status(), 200);
-    let missing = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let done = poll_until(Duration::from_secs(90), || {
-        let (aws, closure, missing) = (aws.clone(), closure.clone(), missing.clone());
+    // Each check costs an `aws` process per package, so what was seen stored is not asked again
+    // and only packages already listed are asked for their versions.
+    let missing = std::sync::Arc::new(std::sync::Mutex::new(closure.clone()));
+    let done = poll_until(Duration::from_secs(120), || {
+        let (aws, missing) = (aws.clone(), missing.clone());
         async move {
-            let have = stored(&aws, "acme", "store").await;
-            let m: Vec<_> = closure.difference(&have).cloned().collect();
-            let done = m.is_empty();
-            *missing.lock().unwrap() = m;
-            done
+            let todo = missing.lock().unwrap().clone();
+            let names = aws.package_names("acme", "store").await;
+            let mut asked: BTreeSet<String> = BTreeSet::new();
+            let mut seen = BTreeSet::new();
+            for (p, _) in &todo {
+                if names.contains(p) && asked.insert(p.clone()) {
+                    for v in aws.versions("acme", "store", p).await {
+                        seen.insert((p.clone(), v));
+                    }
+                }
+            }
+            let mut m = missing.lock().unwrap();
+            m.retain(|pv| !seen.contains(pv));
+            m.is_empty()
         }
     })
     .await;
