@@ -151,13 +151,13 @@ impl Engine {
     pub(super) async fn with_linked(
         &self,
         up: &Upstream,
-        format: &Arc<dyn Format>,
         pkg: &PackageId,
         body: Bytes,
         content_type: Option<&str>,
         url: &str,
         urgency: &Urgency,
     ) -> Result<Bytes> {
+        let format = self.format(pkg.format).ok_or_else(|| EngineError::Validation("format not served".into()))?;
         let doc = UpstreamDocument { body: &body, content_type, url };
         let links =
             format.linked_documents(pkg, &doc).map_err(|e| invalid(up, pkg, "its metadata does not parse", Some(e)))?;

@@ -275,8 +275,7 @@ impl Engine {
             fetched => {
                 let (body, etag, content_type, from) = match fetched {
                     Fetched::Found { body, etag, content_type, url } => {
-                        let body =
-                            self.with_linked(up, &format, pkg, body, content_type.as_deref(), &url, urgency).await?;
+                        let body = self.with_linked(up, pkg, body, content_type.as_deref(), &url, urgency).await?;
                         (Some(body), etag, content_type, url)
                     }
                     _ => (None, None, None, url.clone()),

@@ -25,6 +25,7 @@ mod hosts;
 mod ingest;
 mod inherit;
 mod inspect;
+mod known;
 mod linked;
 mod listing;
 mod metadata;

@@ -294,30 +294,6 @@ pub fn put_upstream_doc(
     tx.put(Table::UpstreamMeta, &upstream_key(connection, p), &raw)
 }
 
-/// A connection's cached discovery document (NuGet: its service index). The empty format
-/// segment keeps it apart from every package's document.
-pub fn discovery_doc(tx: &dyn ReadTxn, connection: &str) -> Result<Option<UpstreamDoc>, StoreError> {
-    let Some(raw) = tx.get(Table::UpstreamMeta, &key(&[connection, "", "discovery"]))? else {
-        return Ok(None);
-    };
-    let nl = raw.iter().position(|b| *b == b'\n').ok_or_else(|| StoreError::Corrupt("discovery doc".into()))?;
-    let mut doc: UpstreamDoc = dec(&raw[..nl])?;
-    if doc.found {
-        doc.body = Some(bytes::Bytes::copy_from_slice(&raw[nl + 1..]));
-    }
-    Ok(Some(doc))
-}
-
-/// Stores a connection's discovery document.
-pub fn put_discovery_doc(tx: &mut dyn WriteTxn, connection: &str, doc: &UpstreamDoc) -> Result<(), StoreError> {
-    let mut raw = enc(doc)?;
-    raw.push(b'\n');
-    if let Some(b) = &doc.body {
-        raw.extend_from_slice(b);
-    }
-    tx.put(Table::UpstreamMeta, &key(&[connection, "", "discovery"]), &raw)
-}
-
 // === jobs and settings ===
 
 /// Stores a job under its id.
@@ -369,3 +345,6 @@ pub use events::{
 
 mod listing;
 pub use listing::{has_versions, packages_matching, Keep, Listed, PackageQuery};
+
+mod upstream;
+pub use upstream::{discovery_doc, put_discovery_doc, upstream_package_names};
