@@ -6,7 +6,6 @@
 //! `packageContent`, checked against `packageHash` (SHA-512, base64) when the leaf gives it.
 
 use std::collections::BTreeMap;
-use std::io::{Read, SeekFrom};
 
 use base64::Engine as _;
 use serde_json::Value;
@@ -21,9 +20,6 @@ use crate::store::ReadSeek;
 
 /// The NuGet format.
 pub struct Nuget;
-
-/// The largest `.nuspec` kept as a companion blob.
-const MAX_NUSPEC: u64 = 1 << 20;
 
 /// The package id as Depot stores it (NuGet ids match case-insensitively).
 pub(super) fn package_id(id: &str) -> Option<PackageId> {
@@ -177,12 +173,9 @@ impl Format for Nuget {
         if !asset.as_str().ends_with(".nupkg") {
             return Ok(None);
         }
-        let io = |e: std::io::Error| DocumentError::Syntax(Box::new(e));
         let parsed = nuspec::read_nupkg(file).map_err(|e| DocumentError::Syntax(Box::new(e)))?;
-        file.seek(SeekFrom::Start(0)).map_err(io)?;
-        let raw = raw_nuspec(file)?;
         let metadata = Some(parsed.to_metadata()).filter(|m| !m.is_null());
-        Ok(Some(Inspection { metadata, core_metadata: Some(raw) }))
+        Ok(Some(Inspection { metadata, core_metadata: Some(parsed.nuspec_bytes) }))
     }
 
     fn compare_versions(&self, a: &Version, b: &Version) -> std::cmp::Ordering {
@@ -217,31 +210,6 @@ impl Format for Nuget {
     }
 }
 
-/// The root `.nuspec` of a `.nupkg`, bounded.
-fn raw_nuspec(file: &mut dyn ReadSeek) -> Result<Vec<u8>, DocumentError> {
-    let bad = |e: zip::result::ZipError| DocumentError::Syntax(Box::new(e));
-    let mut zip = zip::ZipArchive::new(file).map_err(bad)?;
-    // The root `.nuspec`: a package's own, not one a content folder carries.
-    let index = (0..zip.len())
-        .find(|i| {
-            zip.by_index_raw(*i)
-                .ok()
-                .and_then(|e| e.name().ok().map(|n| !n.contains('/') && n.to_ascii_lowercase().ends_with(".nuspec")))
-                .unwrap_or(false)
-        })
-        .ok_or(DocumentError::Shape("a .nupkg without a .nuspec"))?;
-    let mut raw = Vec::new();
-    zip.by_index(index)
-        .map_err(bad)?
-        .take(MAX_NUSPEC + 1)
-        .read_to_end(&mut raw)
-        .map_err(|e| DocumentError::Syntax(Box::new(e)))?;
-    if raw.len() as u64 > MAX_NUSPEC {
-        return Err(DocumentError::Shape("a .nuspec over 1 MiB"));
-    }
-    Ok(raw)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -255,7 +223,8 @@ mod tests {
         let pkg = package_id("Depot.Fixture.Core").unwrap();
         assert_eq!(pkg.name.as_str(), "depot.fixture.core");
         let si = br#"{"resources":[{"@id":"http://up/reg/","@type":"RegistrationsBaseUrl"},{"@id":"http://up/reg2/","@type":"RegistrationsBaseUrl/3.6.0"}]}"#;
-        let url = Nuget.upstream_metadata_url_from("http://up/v3/index.json", &pkg, &doc(si, "http://up/v3/index.json"));
+        let url =
+            Nuget.upstream_metadata_url_from("http://up/v3/index.json", &pkg, &doc(si, "http://up/v3/index.json"));
         assert_eq!(url.unwrap(), "http://up/reg2/depot.fixture.core/index.json");
         let leaf = |v: &str| {
             serde_json::json!({"packageContent": format!("http://up/f/{v}.nupkg"),
