@@ -89,3 +89,25 @@ async fn registrations_beyond_128_versions_are_paged_both_ways() {
     let r = c.get(&format!("{flat}depot.paged/1.0.149/depot.paged.1.0.149.nupkg")).await;
     assert_eq!(r.status(), 200, "{}", depot.log_tail(20));
 }
+
+/// All or nothing: a registration page the upstream cannot serve fails the package's fetch
+/// (no partial version list is cached); once it can, the merged document is stored, and after
+/// a restart with the upstream gone it is reparsed from the store alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_page_fails_the_fetch_and_the_merged_document_survives_a_restart() {
+    let (fake, mut depot, _aws) = nuget_app_and_store(|b| b).await;
+    fake.set_paged(true);
+    fake.synthesize("Depot.Gap", 150, CORE);
+    let page = "v3/registration/depot.gap/page/1.0.64/1.0.127.json";
+    fake.set_missing(page, true);
+    let c = Client::new(DOTNET, None);
+    let url = format!("{}v3-flatcontainer/depot.gap/index.json", depot.nuget_endpoint("acme", "app"));
+    let r = c.get(&url).await;
+    assert_eq!(r.status(), 502, "a partial list is not served");
+    assert!(r.text().await.unwrap().contains("public:nuget-org"));
+    fake.set_missing(page, false);
+    assert_eq!(flat_versions(&c, &depot, "app", "depot.gap").await.len(), 150);
+    fake.stop();
+    depot.restart().await;
+    assert_eq!(flat_versions(&c, &depot, "app", "depot.gap").await.len(), 150, "reparsed from the store");
+}

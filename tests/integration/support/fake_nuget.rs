@@ -44,6 +44,8 @@ struct Inner {
     latency: Duration,
     outage: bool,
     paged: bool,
+    /// Paths answered 404 whatever they hold.
+    missing: std::collections::HashSet<String>,
     /// Lower-case id → versions.
     packages: BTreeMap<String, Vec<Ver>>,
     requests: Vec<String>,
@@ -160,6 +162,16 @@ impl FakeNuget {
         lock(&self.shared.state).paged = on;
     }
 
+    /// While on, `path` (no leading slash) answers 404.
+    pub fn set_missing(&self, path: &str, on: bool) {
+        let mut st = lock(&self.shared.state);
+        if on {
+            st.missing.insert(path.to_string());
+        } else {
+            st.missing.remove(path);
+        }
+    }
+
     /// Adds version `version` (as written) of `id`, its bytes those of fixture `file`.
     pub fn add_version(&self, id: &str, version: &str, file: &str) {
         let v = Ver {
@@ -253,16 +265,19 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     let gzip =
         req.headers().get(header::ACCEPT_ENCODING).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("gzip"));
     let base = shared.base.lock().unwrap().clone();
-    let (latency, outage, paged, packages) = {
+    let (latency, outage, paged, packages, missing) = {
         let mut st = lock(&shared.state);
         st.requests.push(path.clone());
-        (st.latency, st.outage, st.paged, st.packages.clone())
+        (st.latency, st.outage, st.paged, st.packages.clone(), st.missing.contains(&path))
     };
     if outage {
         return (StatusCode::BAD_GATEWAY, "upstream outage").into_response();
     }
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
+    }
+    if missing {
+        return (StatusCode::NOT_FOUND, "Not Found").into_response();
     }
     let segs: Vec<&str> = path.split('/').collect();
     let not_found = || (StatusCode::NOT_FOUND, "Not Found").into_response();
