@@ -91,4 +91,11 @@ async fn nuget_install_sequence_with_the_basic_challenge() {
     let hits = c.json(&format!("{search}?q=fixture&skip=0&take=20&prerelease=true&semVerLevel=2.0.0")).await;
     let ids: Vec<&str> = hits["data"].as_array().unwrap().iter().map(|d| d["id"].as_str().unwrap()).collect();
     assert!(ids.contains(&"Depot.Fixture.Client") && ids.contains(&"Depot.Fixture.Core"), "{hits}");
+    // A package only cached from the connection (nothing stored) is found too.
+    assert_eq!(super::flat_versions(&c, &depot, "app", "newtonsoft.json").await, ["6.0.8"]);
+    assert!(stored(&aws, "store", "newtonsoft.json").await.is_empty());
+    let hits = c.json(&format!("{search}?q=NEWTONSOFT&take=5")).await;
+    assert_eq!(hits["totalHits"], 1, "{hits}");
+    assert_eq!(hits["data"][0]["id"], "Newtonsoft.Json");
+    assert_eq!(hits["data"][0]["version"], "6.0.8");
 }
