@@ -69,8 +69,9 @@ fn catalog_entry(hive: &Hive<'_>, id: &str, v: &ViewVersion) -> Value {
     m.insert("@type".into(), json!("PackageDetails"));
     m.insert("id".into(), json!(id));
     m.insert("version".into(), json!(shown));
-    // Unlisted versions are left out of views, so every version here is listed.
-    m.insert("listed".into(), json!(true));
+    // Versions Unlisted here are left out of views; one the upstream unlisted keeps its flag.
+    let listed = m.get("listed").and_then(Value::as_bool).unwrap_or(true);
+    m.insert("listed".into(), json!(listed));
     m.insert("packageContent".into(), json!(content_url(hive, &name, lower.as_str())));
     if let Some(t) = &v.published_time {
         m.entry("published").or_insert_with(|| json!(t));
@@ -156,10 +157,53 @@ pub(super) fn leaf_document(hive: &Hive<'_>, view: &PackageView, v: &str) -> Opt
         "@id": l["@id"],
         "@type": ["Package", "http://schema.nuget.org/catalog#Permalink"],
         "catalogEntry": l["catalogEntry"]["@id"],
-        "listed": true,
+        "listed": l["catalogEntry"]["listed"],
         "packageContent": l["packageContent"],
         "published": found.published_time.clone().unwrap_or_default(),
         "registration": l["registration"],
     });
     serde_json::to_vec(&doc).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{PackageFormat, PackageId, PackageName, PackageVersionStatus, Version};
+
+    fn view(n: usize) -> PackageView {
+        let versions = (0..n)
+            .map(|i| ViewVersion {
+                version: Version::new(format!("1.0.{i}")).unwrap(),
+                metadata: json!({"id": "Depot.X", "version": format!("1.0.{i}"), "listed": i != 1,
+                    "packageContent": "http://upstream/x.nupkg", "packageHash": "AAAA"}),
+                assets: Vec::new(),
+                status: PackageVersionStatus::Published,
+                published_time: None,
+            })
+            .collect();
+        let package =
+            PackageId { format: PackageFormat::Nuget, namespace: None, name: PackageName::new("depot.x").unwrap() };
+        PackageView { package, versions, tags: Default::default() }
+    }
+
+    #[test]
+    fn inline_up_to_128_then_pages_of_64() {
+        let hive = Hive { reg: "http://d/e/v3/registration/", flat: "http://d/e/v3-flatcontainer/" };
+        let small: Value = serde_json::from_slice(&index(&hive, &view(128))).unwrap();
+        assert_eq!(small["count"], 1);
+        let leaves = small["items"][0]["items"].as_array().unwrap();
+        assert_eq!(leaves.len(), 128);
+        let entry = &leaves[1]["catalogEntry"];
+        assert_eq!(entry["listed"], false, "an upstream's unlisted flag is kept");
+        assert_eq!(entry["packageContent"], "http://d/e/v3-flatcontainer/depot.x/1.0.1/depot.x.1.0.1.nupkg");
+        assert!(entry.get("packageHash").is_none());
+        let big: Value = serde_json::from_slice(&index(&hive, &view(129))).unwrap();
+        assert_eq!(big["count"], 3);
+        assert!(big["items"][0].get("items").is_none());
+        assert_eq!(big["items"][2]["lower"], "1.0.128");
+        let page = page_document(&hive, &view(129), "1.0.64", "1.0.127").unwrap();
+        let page: Value = serde_json::from_slice(&page).unwrap();
+        assert_eq!(page["items"].as_array().unwrap().len(), 64);
+        assert!(page_document(&hive, &view(129), "1.0.0", "1.0.5").is_none());
+    }
 }
