@@ -3,7 +3,10 @@
 //! `app` with upstream `store`, `store` with `public:nuget-org` (`support::nuget_app_and_store`).
 //! No `dotnet` SDK is installable here: its request sequence is replayed with the headers
 //! NuGet's `HttpSource` sends (`X-NuGet-Session-Id`, its User-Agent, `Accept-Encoding: gzip,
-//! deflate` from the handler's automatic decompression).
+//! deflate` from the handler's automatic decompression). The `nuget install` sequence and
+//! headers are those NuGet.exe 5.8.0 sent, as recorded by the "nuget-parts" slice
+//! (/work/notes/nuget-requests.txt): `X-NuGet-Client-Version` too, and every request first
+//! without credentials, then again with Basic after the 401.
 
 mod freshness;
 mod replay;
@@ -17,6 +20,7 @@ use crate::support::depot::TestDepot;
 pub(crate) struct Client {
     http: reqwest::Client,
     user_agent: &'static str,
+    client_version: Option<&'static str>,
     session: String,
     token: Option<String>,
 }
@@ -30,22 +34,40 @@ impl Client {
     pub(crate) fn new(user_agent: &'static str, token: Option<&str>) -> Client {
         // The test decodes gzip itself: the replay checks what travels on the wire.
         let http = reqwest::Client::builder().no_gzip().build().unwrap();
-        Client { http, user_agent, session: format!("{:032x}", rand_u128()), token: token.map(str::to_string) }
+        let client_version = user_agent.starts_with("NuGet Command Line/").then_some("5.8.0");
+        let session = format!("{:032x}", rand_u128());
+        Client { http, user_agent, client_version, session, token: token.map(str::to_string) }
     }
 
-    /// A GET as NuGet's HttpSource sends it.
+    /// A GET as NuGet's HttpSource sends it: with a token configured, first without
+    /// credentials and, after a 401 with a Basic challenge, again with them (NuGet.exe 5.8
+    /// does this for every request).
     pub(crate) async fn get(&self, url: &str) -> reqwest::Response {
-        let mut req = self
-            .http
-            .get(url)
-            .header("user-agent", self.user_agent)
-            .header("x-nuget-session-id", &self.session)
-            .header("accept-encoding", "gzip, deflate")
-            .header("accept-language", "en-US");
-        if let Some(t) = &self.token {
-            req = req.basic_auth("aws", Some(t));
+        let send = |auth: bool| {
+            let mut req = self
+                .http
+                .get(url)
+                .header("user-agent", self.user_agent)
+                .header("x-nuget-session-id", &self.session)
+                .header("accept-encoding", "gzip, deflate");
+            if let Some(v) = self.client_version {
+                req = req.header("x-nuget-client-version", v);
+            }
+            if let (true, Some(t)) = (auth, &self.token) {
+                req = req.basic_auth("aws", Some(t));
+            }
+            req.send()
+        };
+        let first = send(false).await.unwrap();
+        let challenged = first
+            .headers()
+            .get("www-authenticate")
+            .is_some_and(|v| v.to_str().unwrap_or("").starts_with("Basic realm="));
+        if first.status() != 401 || self.token.is_none() {
+            return first;
         }
-        req.send().await.unwrap()
+        assert!(challenged, "a 401 without a Basic challenge: NuGet would not send its credentials");
+        send(true).await.unwrap()
     }
 
     /// A GET whose (possibly gzip-encoded) body is JSON.

@@ -40,10 +40,11 @@ async fn dotnet_restore_sequence_through_a_downstream_repository() {
     assert_eq!(fake.hits("v3-flatcontainer/depot.fixture.core/1.0.0/depot.fixture.core.1.0.0.nupkg"), 1);
 }
 
-/// `nuget install Depot.Fixture.Client` with a token-protected source: NuGet.exe sends no
-/// credentials until a 401 with a Basic challenge, then Basic `aws:<token>`; it reads the
-/// SemVer 2 registration (gzip) for the package and its dependency, then downloads both
-/// `.nupkg`s from the flat container; the `.nuspec` route serves the package's own nuspec.
+/// `nuget install Depot.Fixture.Client` with a token-protected source, as NuGet.exe 5.8 makes
+/// it: every request first without credentials (401 with a Basic challenge), then with Basic
+/// `aws:<token>`; the service index, the registration (RegistrationsBaseUrl/3.4.0, gzip) of
+/// the package and of its dependency, then both `.nupkg`s from the flat container. Beyond
+/// the sequence: the `.nuspec` route, Bearer tokens, search.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nuget_install_sequence_with_the_basic_challenge() {
     let (_fake, depot, aws) = nuget_app_and_store(|b| b.env("DEPOT_ANONYMOUS_READS", "false")).await;
@@ -53,10 +54,11 @@ async fn nuget_install_sequence_with_the_basic_challenge() {
     assert!(anonymous.headers()["www-authenticate"].to_str().unwrap().starts_with("Basic realm="));
     let token = aws.token("acme").await;
     let c = Client::new(NUGET_EXE, Some(&token));
-    let reg = resource(&c, &depot, "app", "RegistrationsBaseUrl/3.6.0").await;
+    let reg = resource(&c, &depot, "app", "RegistrationsBaseUrl/3.4.0").await;
+    assert!(reg.ends_with("/v3/registration-gz/"), "{reg}");
     let r = c.get(&format!("{reg}depot.fixture.client/index.json")).await;
     assert_eq!(r.status(), 200);
-    assert_eq!(r.headers()["content-encoding"], "gzip", "the 3.6.0 hive is gzip-encoded for a client that accepts it");
+    assert_eq!(r.headers()["content-encoding"], "gzip", "the 3.4.0 hive is gzip-encoded for a client that accepts it");
     let doc: serde_json::Value = serde_json::from_slice(&body(r).await).unwrap();
     let entry = &doc["items"][0]["items"][0]["catalogEntry"];
     assert_eq!(entry["id"], "Depot.Fixture.Client");
@@ -74,7 +76,7 @@ async fn nuget_install_sequence_with_the_basic_challenge() {
     let core = c.json(&format!("{reg}depot.fixture.core/index.json")).await;
     assert_eq!(core["items"][0]["count"], 2);
     let core_content = core["items"][0]["items"][0]["packageContent"].as_str().unwrap().to_string();
-    for url in [content, core_content] {
+    for url in [core_content, content] {
         let r = c.get(&url).await;
         assert_eq!(r.status(), 200, "{url}: {}", depot.log_tail(30));
     }
