@@ -19,6 +19,7 @@ pub mod fake_maven;
 pub mod fake_npm;
 pub mod fake_pypi;
 pub mod fake_server;
+pub mod nuget_client;
 pub mod python;
 pub mod sigv4;
 pub mod webhook;
