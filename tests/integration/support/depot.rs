@@ -80,6 +80,12 @@ impl TestDepot {
         format!("{}/{domain}-{}/maven/{repo}/", self.url, self.account)
     }
 
+    /// The NuGet endpoint of a repository, ending in `/` (the service index is
+    /// `<endpoint>v3/index.json`).
+    pub fn nuget_endpoint(&self, domain: &str, repo: &str) -> String {
+        format!("{}/{domain}-{}/nuget/{repo}/", self.url, self.account)
+    }
+
     /// An `aws` runner pointed at this Depot with its admin key.
     pub fn aws(&self) -> Aws {
         Aws::new(&self.url, &self.region, AKID, SECRET)

@@ -1,0 +1,4 @@
+//! NuGet V3 through Depot.
+
+mod fake_upstream;
+mod push;
