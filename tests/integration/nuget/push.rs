@@ -220,3 +220,26 @@ async fn push_of_an_upstream_version_is_409_and_publish_block_is_403() {
     assert!(!out.status.success() && text.contains("403 ("), "{text}");
     assert!(versions(&aws, "acme.blocked").await.is_empty());
 }
+
+/// `aws codeartifact login --tool nuget` with NuGet.exe on PATH as `nuget` adds the
+/// repository's service index with the token to the user's NuGet.Config; NuGet.exe then
+/// pushes and installs with those credentials alone. On main: no NuGet endpoint.
+#[tokio::test(flavor = "multi_thread")]
+async fn aws_login_tool_nuget_configures_nuget_exe() {
+    let (depot, aws, _token, endpoint) = start(|b| b).await;
+    let nuget = NuGet::with_home(&endpoint, &aws.home);
+    let out = aws
+        .with_path(&nuget.bin_dir())
+        .run(&["login", "--tool", "nuget", "--domain", "acme", "--repository", "app"])
+        .await;
+    assert!(out.status.success(), "{}", output_text(&out));
+    let config = std::fs::read_to_string(&nuget.config).unwrap();
+    assert!(config.contains(&format!("value=\"{endpoint}v3/index.json\"")) && config.contains("acme/app"), "{config}");
+    let file = Nupkg::new("Acme.Login", "2.0.0").write_to(&depot.scratch("pkgs"));
+    let out = nuget.push(&file, "k").await;
+    assert!(out.status.success(), "{}", output_text(&out));
+    let dir = depot.scratch("installed");
+    let out = nuget.install("Acme.Login", "2.0.0", &dir).await;
+    assert!(out.status.success(), "{}", output_text(&out));
+    assert!(dir.join("Acme.Login.2.0.0/Acme.Login.2.0.0.nupkg").exists());
+}

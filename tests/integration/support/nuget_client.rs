@@ -44,6 +44,22 @@ impl NuGet {
         Self { source: format!("{endpoint}v3/index.json"), home, config, _tmp: tmp }
     }
 
+    /// A runner whose HOME is `home` and whose config is the user-level one there (on mono,
+    /// `~/.config/NuGet/NuGet.Config`: what `aws codeartifact login --tool nuget` edits through
+    /// `nuget sources add`), created with `<clear/>` if it does not exist.
+    pub fn with_home(endpoint: &str, home: &Path) -> Self {
+        let mut me = Self::new(endpoint);
+        let dir = home.join(".config/NuGet");
+        std::fs::create_dir_all(&dir).unwrap();
+        let config = dir.join("NuGet.Config");
+        if !config.exists() {
+            std::fs::copy(&me.config, &config).unwrap();
+        }
+        me.home = home.to_path_buf();
+        me.config = config;
+        me
+    }
+
     /// A directory holding only a `nuget` program (the wrapper), to put first on PATH for
     /// `aws codeartifact login --tool nuget`.
     pub fn bin_dir(&self) -> PathBuf {
