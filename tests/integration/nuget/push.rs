@@ -243,3 +243,27 @@ async fn aws_login_tool_nuget_configures_nuget_exe() {
     assert!(out.status.success(), "{}", output_text(&out));
     assert!(dir.join("Acme.Login.2.0.0/Acme.Login.2.0.0.nupkg").exists());
 }
+
+/// NuGet.exe writes the whole package before it reads the 401 that makes it send its stored
+/// credentials: Depot reads that body (bounded) before answering, so a 24 MB package goes
+/// through the challenge. Without the drain NuGet.exe fails with "Error while copying
+/// content to a stream" (checked against a server that answers 401 unread).
+#[tokio::test(flavor = "multi_thread")]
+async fn nuget_exe_pushes_a_large_package_through_the_basic_challenge() {
+    let (depot, aws, token, endpoint) = start(|b| b).await;
+    let nuget = NuGet::new(&endpoint);
+    nuget.sources_add(&token).await;
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let noise: Vec<u8> = (0..24 * 1024 * 1024)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    let file = Nupkg::new("Acme.Large", "1.0.0").file("content/noise.bin", noise).write_to(&depot.scratch("pkgs"));
+    let out = nuget.push(&file, "k").await;
+    assert!(out.status.success(), "{}\n{}", output_text(&out), depot.log_tail(20));
+    assert_eq!(versions(&aws, "acme.large").await, [("1.0.0".to_string(), "Published".to_string())]);
+}

@@ -141,6 +141,7 @@ pub struct Nupkg {
     description: String,
     groups: Vec<Group>,
     readme: Option<String>,
+    extra: Vec<(String, Vec<u8>)>,
 }
 
 impl Nupkg {
@@ -152,6 +153,7 @@ impl Nupkg {
             description: format!("{id} {version}, built by a Depot test"),
             groups: Vec::new(),
             readme: None,
+            extra: Vec::new(),
         }
     }
 
@@ -175,6 +177,12 @@ impl Nupkg {
     /// A `README.md` in the package, named by the nuspec's `<readme>`.
     pub fn readme(mut self, text: &str) -> Self {
         self.readme = Some(text.into());
+        self
+    }
+
+    /// Another file in the package (stored uncompressed, so its size is the package's).
+    pub fn file(mut self, name: &str, bytes: Vec<u8>) -> Self {
+        self.extra.push((name.into(), bytes));
         self
     }
 
@@ -229,6 +237,11 @@ impl Nupkg {
         add(&format!("lib/netstandard2.0/{}.dll", self.id), b"placeholder, not an assembly");
         if let Some(r) = &self.readme {
             add("README.md", r.as_bytes());
+        }
+        let stored = opts.compression_method(zip::CompressionMethod::Stored);
+        for (name, bytes) in &self.extra {
+            w.start_file(name.as_str(), stored).unwrap();
+            w.write_all(bytes).unwrap();
         }
         w.finish().unwrap().into_inner()
     }
