@@ -8,6 +8,7 @@ mod errors;
 // Push uses more of these (ranges, limits); until it lands some items are unused.
 #[allow(dead_code)]
 pub(crate) mod nuspec;
+mod push;
 mod registration;
 mod routes;
 mod search;

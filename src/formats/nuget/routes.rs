@@ -40,10 +40,10 @@ async fn handle(
     Path((domain_owner, repo, rest)): Path<(String, String, String)>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
+    body: axum::body::Body,
 ) -> Response {
-    let push = rest == "v2/package" || rest.starts_with("v2/package/");
-    if push && matches!(method, Method::PUT | Method::DELETE) {
-        return text(StatusCode::NOT_IMPLEMENTED, "nuget push is not yet supported by this Depot");
+    if super::push::is_publish_path(&rest) && !matches!(method, Method::GET | Method::HEAD) {
+        return super::push::handle(&st, &method, &domain_owner, &repo, &rest, &headers, body).await;
     }
     if !matches!(method, Method::GET | Method::HEAD) {
         return text(StatusCode::METHOD_NOT_ALLOWED, "only GET and HEAD are supported here");

@@ -1,4 +1,4 @@
-//! NuGet V3 through Depot (issue #12, read path), with the fake NuGet feed
+//! NuGet V3 through Depot (issue #12). Read path: with the fake NuGet feed
 //! (`support/fake_nuget.rs`) serving `../shared/fixtures/nuget`. Domain `acme`, repository
 //! `app` with upstream `store`, `store` with `public:nuget-org` (`support::nuget_app_and_store`).
 //! No `dotnet` SDK is installable here: its request sequence is replayed with the headers
@@ -6,9 +6,12 @@
 //! deflate` from the handler's automatic decompression). The `nuget install` sequence and
 //! headers are those NuGet.exe 5.8.0 sent, as recorded by the "nuget-parts" slice
 //! (/work/notes/nuget-requests.txt): `X-NuGet-Client-Version` too, and every request first
-//! without credentials, then again with Basic after the 401.
+//! without credentials, then again with Basic after the 401. Push and the real NuGet.exe:
+//! `push.rs` ("nuget-parts" slice).
 
+mod fake_upstream;
 mod freshness;
+mod push;
 mod replay;
 mod status;
 mod versions;

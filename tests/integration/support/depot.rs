@@ -80,7 +80,8 @@ impl TestDepot {
         format!("{}/{domain}-{}/maven/{repo}/", self.url, self.account)
     }
 
-    /// The NuGet endpoint of a repository, ending in `/` (the service index is `<endpoint>v3/index.json`).
+    /// The NuGet endpoint of a repository, ending in `/` (the service index is
+    /// `<endpoint>v3/index.json`).
     pub fn nuget_endpoint(&self, domain: &str, repo: &str) -> String {
         format!("{}/{domain}-{}/nuget/{repo}/", self.url, self.account)
     }
