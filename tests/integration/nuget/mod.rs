@@ -11,6 +11,7 @@
 
 mod fake_upstream;
 mod freshness;
+mod install;
 mod push;
 mod replay;
 mod status;
