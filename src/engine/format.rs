@@ -110,6 +110,45 @@ pub trait Format: Send + Sync + 'static {
     /// Parses an upstream metadata document.
     fn parse_upstream(&self, pkg: &PackageId, doc: &UpstreamDocument<'_>) -> Result<UpstreamPackage, DocumentError>;
 
+    // Metadata spanning several documents (NuGet: a service index, then a registration index
+    // whose pages may live in documents of their own). See docs/design/nuget.md.
+
+    /// The connection's discovery document, fetched once per connection and cached with the
+    /// format's metadata max age (NuGet: the service index, which is the connection's URL).
+    /// `None` (the default): package URLs follow from the base URL alone.
+    fn discovery_url(&self, _base: &str) -> Option<String> {
+        None
+    }
+
+    /// The URL of `pkg`'s metadata given the connection's discovery document (NuGet: the
+    /// `RegistrationsBaseUrl` it advertises). Default: `upstream_metadata_url`.
+    fn upstream_metadata_url_from(
+        &self,
+        base: &str,
+        pkg: &PackageId,
+        _discovery: &UpstreamDocument<'_>,
+    ) -> Result<String, DocumentError> {
+        Ok(self.upstream_metadata_url(base, pkg))
+    }
+
+    /// Further documents the package's metadata document points at that belong to it (NuGet:
+    /// registration pages not inlined in the index). The engine fetches them all (at most
+    /// `MAX_LINKED_DOCUMENTS`) or fails the fetch. Default: none.
+    fn linked_documents(&self, _pkg: &PackageId, _doc: &UpstreamDocument<'_>) -> Result<Vec<String>, DocumentError> {
+        Ok(Vec::new())
+    }
+
+    /// The one document stored and parsed for the package: `doc` with its `linked` documents
+    /// (URL, body; in `linked_documents`' order) merged in. Only called when there are any.
+    fn merge_documents(
+        &self,
+        _pkg: &PackageId,
+        doc: &UpstreamDocument<'_>,
+        _linked: &[(String, bytes::Bytes)],
+    ) -> Result<Vec<u8>, DocumentError> {
+        Ok(doc.body.to_vec())
+    }
+
     /// The version an asset file name belongs to, for formats whose download routes do not
     /// carry the version (npm: `name-1.2.3.tgz`). Routes that know it pass it to
     /// `Engine::fetch_asset` instead.

@@ -245,7 +245,7 @@ impl Engine {
         let up = self.upstreams.get(connection).ok_or_else(|| self.unconfigured(connection, pkg))?;
         let format =
             self.format(pkg.format).ok_or_else(|| EngineError::Validation("format not served".into()))?.clone();
-        let url = format.upstream_metadata_url(&up.base, pkg);
+        let url = self.metadata_url(connection, up, &format, pkg, urgency).await?;
         let key = (connection.to_string(), pkg.clone());
         // A conditional refresh: an unchanged (possibly 20 MB) document is not sent again.
         let prev_etag = self
@@ -274,7 +274,10 @@ impl Engine {
             }
             fetched => {
                 let (body, etag, content_type, from) = match fetched {
-                    Fetched::Found { body, etag, content_type, url } => (Some(body), etag, content_type, url),
+                    Fetched::Found { body, etag, content_type, url } => {
+                        let body = self.with_linked(up, pkg, body, content_type.as_deref(), &url, urgency).await?;
+                        (Some(body), etag, content_type, url)
+                    }
                     _ => (None, None, None, url.clone()),
                 };
                 let parsed = match &body {

@@ -25,6 +25,8 @@ mod hosts;
 mod ingest;
 mod inherit;
 mod inspect;
+mod known;
+mod linked;
 mod listing;
 mod metadata;
 mod on_demand;
@@ -79,6 +81,7 @@ pub struct Engine {
     gens: Generations,
     graph_cache: graph::GraphCache,
     upstream_cache: metadata::UpstreamCache,
+    discovery_cache: linked::DiscoveryCache,
     jobs: ingest::Jobs,
     rendered: render::RenderCache,
     hosts: hosts::KnownHosts,
@@ -158,6 +161,7 @@ impl Engine {
             gens: Generations::default(),
             graph_cache: Default::default(),
             upstream_cache: Default::default(),
+            discovery_cache: Default::default(),
             jobs,
             rendered: render::RenderCache::new(),
             hosts: hosts::KnownHosts::new(cfg_max_hosts),

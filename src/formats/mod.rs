@@ -5,6 +5,7 @@
 pub(crate) mod http;
 pub mod maven;
 pub mod npm;
+pub mod nuget;
 pub mod pypi;
 
 use axum::http::HeaderMap;

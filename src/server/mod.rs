@@ -28,7 +28,12 @@ use crate::formats::{self, FormatState};
 
 /// Every format Depot serves: one line per format.
 pub fn formats() -> Vec<Arc<dyn Format>> {
-    vec![Arc::new(formats::npm::Npm), Arc::new(formats::pypi::Pypi), Arc::new(formats::maven::Maven)]
+    vec![
+        Arc::new(formats::npm::Npm),
+        Arc::new(formats::pypi::Pypi),
+        Arc::new(formats::maven::Maven),
+        Arc::new(formats::nuget::Nuget),
+    ]
 }
 
 /// The whole HTTP application for `engine` on a listener bound to `bound`.
@@ -40,7 +45,8 @@ pub fn app(engine: Arc<Engine>, bound: std::net::SocketAddr) -> Router {
         .merge(api::routes(ApiState { engine: engine.clone() }))
         .merge(formats::npm::routes(fstate.clone()))
         .merge(formats::pypi::routes(fstate.clone()))
-        .merge(formats::maven::routes(fstate))
+        .merge(formats::maven::routes(fstate.clone()))
+        .merge(formats::nuget::routes(fstate))
         .fallback(|| async { (StatusCode::NOT_FOUND, axum::Json(serde_json::json!({ "error": "Not found" }))) });
     // Validated at load, so this cannot fail here; the defaults keep a hand-built config usable.
     let limits = cfg.transport_limits().unwrap_or(crate::config::TransportLimits {

@@ -345,3 +345,6 @@ pub use events::{
 
 mod listing;
 pub use listing::{has_versions, packages_matching, Keep, Listed, PackageQuery};
+
+mod upstream;
+pub use upstream::{discovery_doc, put_discovery_doc, upstream_package_names};

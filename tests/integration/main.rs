@@ -9,6 +9,7 @@ mod graph;
 mod ingestion;
 mod maven;
 mod npm_install;
+mod nuget;
 mod package_copy;
 mod package_dispose;
 mod package_listing;

@@ -80,6 +80,12 @@ impl TestDepot {
         format!("{}/{domain}-{}/maven/{repo}/", self.url, self.account)
     }
 
+    /// The NuGet endpoint of a repository, ending in `/` (the service index is
+    /// `<endpoint>v3/index.json`).
+    pub fn nuget_endpoint(&self, domain: &str, repo: &str) -> String {
+        format!("{}/{domain}-{}/nuget/{repo}/", self.url, self.account)
+    }
+
     /// An `aws` runner pointed at this Depot with its admin key.
     pub fn aws(&self) -> Aws {
         Aws::new(&self.url, &self.region, AKID, SECRET)
@@ -206,6 +212,11 @@ impl DepotBuilder {
     /// Points `public:maven-gradleplugins` (the Gradle plugin portal) at a (fake) Maven repository.
     pub fn gradle_plugins_upstream(self, url: &str) -> Self {
         self.env("DEPOT_UPSTREAM_PUBLIC_MAVEN_GRADLEPLUGINS", url)
+    }
+
+    /// Points `public:nuget-org` at a (fake) NuGet V3 feed's service index.
+    pub fn nuget_upstream(self, url: &str) -> Self {
+        self.env("DEPOT_UPSTREAM_PUBLIC_NUGET_ORG", url)
     }
 
     /// Listens on `host:<port>` (e.g. `localhost`) instead of `127.0.0.1:<port>`.

@@ -17,8 +17,10 @@ pub mod clients;
 pub mod depot;
 pub mod fake_maven;
 pub mod fake_npm;
+pub mod fake_nuget;
 pub mod fake_pypi;
 pub mod fake_server;
+pub mod nuget_client;
 pub mod python;
 pub mod sigv4;
 pub mod webhook;
@@ -94,5 +96,18 @@ pub async fn maven_app_and_store(
     let depot = configure(depot::TestDepot::builder().maven_upstream(&fake.url())).start().await;
     let aws = depot.aws();
     aws.setup("acme", &[("app", &["store"], None), ("store", &[], Some("public:maven-central"))]).await;
+    (fake, depot, aws)
+}
+
+/// The NuGet twin of [`app_and_store`]: a fake NuGet V3 feed serving `../shared/fixtures/nuget`,
+/// Depot in front of it, and domain `acme` with `app` → `store`, `store` having
+/// `public:nuget-org`.
+pub async fn nuget_app_and_store(
+    configure: impl FnOnce(depot::DepotBuilder) -> depot::DepotBuilder,
+) -> (fake_nuget::FakeNuget, depot::TestDepot, clients::Aws) {
+    let fake = fake_nuget::FakeNuget::start().await;
+    let depot = configure(depot::TestDepot::builder().nuget_upstream(&fake.url())).start().await;
+    let aws = depot.aws();
+    aws.setup("acme", &[("app", &["store"], None), ("store", &[], Some("public:nuget-org"))]).await;
     (fake, depot, aws)
 }
