@@ -158,8 +158,8 @@ async fn nuget_package_operations_and_events_match_names_case_insensitively() {
     assert_eq!(pv["packageName"], CORE, "{d}");
     assert_eq!(pv["displayName"], "Depot.Fixture.Core", "{d}");
     assert!(pv["summary"].as_str().unwrap_or_default().starts_with("SYNTHETIC fixture package"), "{d}");
-    // The fake feed's catalogEntry has no licenseExpression (nuget.org's has); a pushed
-    // version's comes from its nuspec.
+    assert_eq!(pv["licenses"][0]["name"], "MIT", "{d}");
+    // A pushed version's comes from its nuspec.
     let d = op(&aws, "app", "describe-package-version", "ACME.pushed", &["--package-version", "2.0.0"]).await;
     assert_eq!(d["packageVersion"]["licenses"][0]["name"], "MIT", "{d}");
     assert_eq!(d["packageVersion"]["displayName"], "Acme.Pushed", "{d}");
