@@ -12,6 +12,7 @@
 mod fake_upstream;
 mod freshness;
 mod install;
+mod package_ops;
 mod push;
 mod replay;
 mod status;

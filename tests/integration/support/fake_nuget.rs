@@ -37,6 +37,8 @@ struct Ver {
     listed: bool,
     dependency_groups: Value,
     description: String,
+    /// The nuspec's license expression: nuget.org's catalogEntry carries it.
+    license_expression: Option<String>,
 }
 
 #[derive(Default)]
@@ -128,6 +130,7 @@ impl FakeNuget {
                 listed: true,
                 dependency_groups: Value::Array(groups),
                 description: s("description"),
+                license_expression: license_expression(&fixture_bytes(&s("file"))),
             });
         }
         let shared = Arc::new(Shared { state: Mutex::new(inner), base: Mutex::new(String::new()) });
@@ -181,6 +184,7 @@ impl FakeNuget {
             listed: true,
             dependency_groups: json!([]),
             description: format!("{id} {version} (test copy of {file})"),
+            license_expression: None,
         };
         lock(&self.shared.state).packages.entry(id.to_ascii_lowercase()).or_default().push(v);
     }
@@ -245,6 +249,7 @@ fn leaf(base: &str, v: &Ver) -> Value {
             "authors": "Depot fixtures",
             "tags": ["depot"],
             "published": "2026-01-01T00:00:00+00:00",
+            "licenseExpression": v.license_expression,
         }
     })
 }
@@ -343,4 +348,15 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         }
         _ => not_found(),
     }
+}
+
+/// The `<license type="expression">` of a `.nupkg`'s nuspec (fixtures are trusted: a plain scan).
+fn license_expression(nupkg: &[u8]) -> Option<String> {
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(nupkg)).ok()?;
+    let name = zip.file_names().flatten().find(|n| n.ends_with(".nuspec") && !n.contains('/'))?.to_string();
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut zip.by_name(&name).ok()?, &mut text).ok()?;
+    let start = text.find("<license type=\"expression\">")? + "<license type=\"expression\">".len();
+    let len = text[start..].find("</license>")?;
+    Some(text[start..start + len].to_string())
 }
