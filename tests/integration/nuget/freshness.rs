@@ -65,3 +65,28 @@ async fn a_version_added_upstream_appears_after_the_max_age() {
     })
     .await;
 }
+
+/// A `.nupkg` whose bytes do not match the registration's `packageHash` is never stored: the
+/// client gets a 502 naming the connection, no version is written, and once the upstream
+/// serves the right bytes the same request stores and serves them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nupkg_failing_its_package_hash_is_never_stored() {
+    let (fake, depot, aws) = nuget_app_and_store(|b| b).await;
+    let path = "v3-flatcontainer/nunit/2.6.4/nunit.2.6.4.nupkg";
+    fake.set_corrupt(path, true);
+    let c = Client::new(DOTNET, None);
+    let nupkg = format!("{}{path}", depot.nuget_endpoint("acme", "app"));
+    let r = c.get(&nupkg).await;
+    assert_eq!(r.status(), 502);
+    assert!(r.text().await.unwrap().contains("public:nuget-org"));
+    for repo in ["app", "store"] {
+        let args = ["list-package-versions", "--domain", "acme", "--repository", repo, "--format", "nuget"];
+        let out = aws.run(&[&args[..], &["--package", "nunit", "--status", "Published"]].concat()).await;
+        assert!(!String::from_utf8_lossy(&out.stdout).contains("2.6.4"), "nothing stored in {repo}");
+    }
+    fake.set_corrupt(path, false);
+    let r = c.get(&nupkg).await;
+    assert_eq!(r.status(), 200);
+    let want = crate::support::fake_nuget::fixture_bytes("packages/nunit.2.6.4.nupkg");
+    assert_eq!(r.bytes().await.unwrap(), want);
+}

@@ -9,7 +9,6 @@
 //! without credentials, then again with Basic after the 401. Push and the real NuGet.exe:
 //! `push.rs` ("nuget-parts" slice).
 
-mod fake_upstream;
 mod freshness;
 mod install;
 mod package_ops;

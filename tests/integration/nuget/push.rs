@@ -9,9 +9,9 @@ use std::io::{Cursor, Write};
 
 use serde_json::Value;
 
-use super::fake_upstream;
 use crate::support::clients::Aws;
 use crate::support::depot::{DepotBuilder, TestDepot};
+use crate::support::fake_nuget::FakeNuget;
 use crate::support::nuget_client::{output_text, NuGet, Nupkg};
 
 async fn start(configure: impl FnOnce(DepotBuilder) -> DepotBuilder) -> (TestDepot, Aws, String, String) {
@@ -193,10 +193,9 @@ async fn bad_pushes_are_400_with_the_reason_and_store_nothing() {
 /// On main: no NuGet endpoint.
 #[tokio::test(flavor = "multi_thread")]
 async fn push_of_an_upstream_version_is_409_and_publish_block_is_403() {
-    let fake = fake_upstream::start().await;
+    let fake = FakeNuget::start().await;
     // Both origin controls ALLOW (the guide's behaviour), so the upstream rule is what decides.
-    let depot =
-        TestDepot::builder().env("DEPOT_UPSTREAM_PUBLIC_NUGET_ORG", &fake.index_url()).open_origins().start().await;
+    let depot = TestDepot::builder().nuget_upstream(&fake.url()).open_origins().start().await;
     let aws = depot.aws();
     aws.setup("acme", &[("app", &["store"], None), ("store", &[], Some("public:nuget-org"))]).await;
     let token = aws.token("acme").await;

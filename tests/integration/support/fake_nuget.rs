@@ -8,7 +8,7 @@
 //! [`FakeNuget::restart`], [`FakeNuget::add_version`] (a new version from a fixture's bytes),
 //! [`FakeNuget::synthesize`] (a package of many versions), [`FakeNuget::set_paged`]
 //! (registrations of more than 128 versions as nuget.org pages them: page documents, not
-//! inlined). Every request is recorded by path ([`FakeNuget::hits`], [`FakeNuget::requests`]).
+//! inlined), [`FakeNuget::set_corrupt`] (a `.nupkg` whose bytes do not match its `packageHash`). Every request is recorded by path ([`FakeNuget::hits`], [`FakeNuget::requests`]).
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
@@ -48,6 +48,8 @@ struct Inner {
     paged: bool,
     /// Paths answered 404 whatever they hold.
     missing: std::collections::HashSet<String>,
+    /// `.nupkg` paths served with one byte changed (the registration keeps the true hash).
+    corrupt: std::collections::HashSet<String>,
     /// Lower-case id → versions.
     packages: BTreeMap<String, Vec<Ver>>,
     requests: Vec<String>,
@@ -175,6 +177,16 @@ impl FakeNuget {
         }
     }
 
+    /// Serves `path` (a `.nupkg`, no leading slash) with one byte changed, or as it is again.
+    pub fn set_corrupt(&self, path: &str, on: bool) {
+        let mut st = lock(&self.shared.state);
+        if on {
+            st.corrupt.insert(path.to_string());
+        } else {
+            st.corrupt.remove(path);
+        }
+    }
+
     /// Adds version `version` (as written) of `id`, its bytes those of fixture `file`.
     pub fn add_version(&self, id: &str, version: &str, file: &str) {
         let v = Ver {
@@ -270,10 +282,10 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     let gzip =
         req.headers().get(header::ACCEPT_ENCODING).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("gzip"));
     let base = shared.base.lock().unwrap().clone();
-    let (latency, outage, paged, packages, missing) = {
+    let (latency, outage, paged, packages, missing, corrupt) = {
         let mut st = lock(&shared.state);
         st.requests.push(path.clone());
-        (st.latency, st.outage, st.paged, st.packages.clone(), st.missing.contains(&path))
+        (st.latency, st.outage, st.paged, st.packages.clone(), st.missing.contains(&path), st.corrupt.contains(&path))
     };
     if outage {
         return (StatusCode::BAD_GATEWAY, "upstream outage").into_response();
@@ -307,7 +319,13 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
             let found = versions(id).and_then(|vs| vs.into_iter().find(|v| normalize(&v.version) == *ver));
             match found {
                 Some(v) if *file == format!("{id}.{ver}.nupkg") => {
-                    ([(header::CONTENT_TYPE, "application/octet-stream")], v.bytes).into_response()
+                    let mut bytes = v.bytes.to_vec();
+                    if corrupt {
+                        if let Some(b) = bytes.last_mut() {
+                            *b ^= 0xff;
+                        }
+                    }
+                    ([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response()
                 }
                 _ => not_found(),
             }
