@@ -42,27 +42,7 @@ fn count_files(dir: &Path) -> usize {
 async fn versions_any_status(aws: &Aws, group: &str, artifact: &str) -> Vec<String> {
     let mut all = Vec::new();
     for status in ["Published", "Unfinished", "Unlisted", "Archived", "Disposed"] {
-        let out = aws
-            .run(&[
-                "list-package-versions",
-                "--domain",
-                "acme",
-                "--repository",
-                "app",
-                "--format",
-                "maven",
-                "--namespace",
-                group,
-                "--package",
-                artifact,
-                "--status",
-                status,
-            ])
-            .await;
-        if out.status.success() {
-            let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-            all.extend(v["versions"].as_array().unwrap().iter().map(|x| x["version"].to_string()));
-        }
+        all.extend(super::list_maven_versions(aws, "app", group, artifact, Some(status)).await.unwrap_or_default());
     }
     all
 }

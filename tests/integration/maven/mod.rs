@@ -72,29 +72,42 @@ async fn get(depot: &TestDepot, repo: &str, path: &str, token: Option<&str>) -> 
     req.send().await.unwrap()
 }
 
-/// `list-package-versions --format maven` of `group:artifact` (empty when there is none).
-async fn maven_versions(aws: &crate::support::clients::Aws, repo: &str, group: &str, artifact: &str) -> Vec<String> {
-    let out = aws
-        .run(&[
-            "list-package-versions",
-            "--domain",
-            "acme",
-            "--repository",
-            repo,
-            "--format",
-            "maven",
-            "--namespace",
-            group,
-            "--package",
-            artifact,
-        ])
-        .await;
+/// `list-package-versions --format maven` of `group:artifact` in `repo` (with `--status` when
+/// given), in the API's order; `Err(stderr)` when the command fails (no such package).
+async fn list_maven_versions(
+    aws: &crate::support::clients::Aws,
+    repo: &str,
+    group: &str,
+    artifact: &str,
+    status: Option<&str>,
+) -> Result<Vec<String>, String> {
+    let mut args = vec![
+        "list-package-versions",
+        "--domain",
+        "acme",
+        "--repository",
+        repo,
+        "--format",
+        "maven",
+        "--namespace",
+        group,
+        "--package",
+        artifact,
+    ];
+    if let Some(s) = status {
+        args.extend(["--status", s]);
+    }
+    let out = aws.run(&args).await;
     if !out.status.success() {
-        return Vec::new();
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
     }
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let mut vs: Vec<String> =
-        v["versions"].as_array().unwrap().iter().map(|x| x["version"].as_str().unwrap().to_string()).collect();
+    Ok(v["versions"].as_array().unwrap().iter().map(|x| x["version"].as_str().unwrap().to_string()).collect())
+}
+
+/// `list-package-versions --format maven` of `group:artifact`, sorted (empty when there is none).
+async fn maven_versions(aws: &crate::support::clients::Aws, repo: &str, group: &str, artifact: &str) -> Vec<String> {
+    let mut vs = list_maven_versions(aws, repo, group, artifact, None).await.unwrap_or_default();
     vs.sort();
     vs
 }

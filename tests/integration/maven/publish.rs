@@ -33,30 +33,13 @@ async fn put(depot: &TestDepot, path: &str, token: Option<&str>, body: Vec<u8>) 
 
 /// Versions of `group:artifact` in `app` with `status` (empty when the package is not there).
 async fn versions_with(aws: &Aws, group: &str, artifact: &str, status: &str) -> Vec<String> {
-    let out = aws
-        .run(&[
-            "list-package-versions",
-            "--domain",
-            "acme",
-            "--repository",
-            "app",
-            "--format",
-            "maven",
-            "--namespace",
-            group,
-            "--package",
-            artifact,
-            "--status",
-            status,
-        ])
-        .await;
-    if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains("ResourceNotFound"), "{err}");
-        return Vec::new();
+    match super::list_maven_versions(aws, "app", group, artifact, Some(status)).await {
+        Ok(vs) => vs,
+        Err(err) => {
+            assert!(err.contains("ResourceNotFound"), "{err}");
+            Vec::new()
+        }
     }
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    v["versions"].as_array().unwrap().iter().map(|x| x["version"].as_str().unwrap().to_string()).collect()
 }
 
 fn metadata(versions: &[&str]) -> Vec<u8> {

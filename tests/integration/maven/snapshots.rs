@@ -43,29 +43,7 @@ fn settings(endpoint: &str, token: &str, profile: bool) -> String {
 
 /// Versions of `group:artifact` in `app` with `status`, sorted (empty when there are none).
 async fn versions_with(aws: &Aws, group: &str, artifact: &str, status: &str) -> Vec<String> {
-    let out = aws
-        .run(&[
-            "list-package-versions",
-            "--domain",
-            "acme",
-            "--repository",
-            "app",
-            "--format",
-            "maven",
-            "--namespace",
-            group,
-            "--package",
-            artifact,
-            "--status",
-            status,
-        ])
-        .await;
-    if !out.status.success() {
-        return Vec::new();
-    }
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let mut vs: Vec<String> =
-        v["versions"].as_array().unwrap().iter().map(|x| x["version"].as_str().unwrap().to_string()).collect();
+    let mut vs = super::list_maven_versions(aws, "app", group, artifact, Some(status)).await.unwrap_or_default();
     vs.sort();
     vs
 }
