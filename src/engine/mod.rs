@@ -8,6 +8,7 @@
 //! sections. Background work (ingestion, prefetch, refreshes) is owned by the engine and
 //! tracked in the job table so it resumes after a restart.
 
+mod asset_index;
 pub mod auth;
 mod bootstrap;
 mod copy;
@@ -87,6 +88,7 @@ pub struct Engine {
     hosts: hosts::KnownHosts,
     events: events::EventHub,
     gc: gc::BlobGc,
+    asset_index: asset_index::AssetIndex,
 }
 
 /// Change counters that stamp cached views: a view is rebuilt when any input's counter moved.
@@ -167,6 +169,7 @@ impl Engine {
             hosts: hosts::KnownHosts::new(cfg_max_hosts),
             events: Default::default(),
             gc: Default::default(),
+            asset_index: asset_index::AssetIndex::new(),
         });
         engine.bootstrap()?;
         Ok(engine)

@@ -185,6 +185,19 @@ impl Engine {
         version: Option<&Version>,
         asset: &AssetName,
     ) -> Result<AssetBody> {
+        let (v, a) = self.asset_digest(ctx, pkg, version, asset).await?;
+        self.open_asset(ctx, pkg, &v, &a).await
+    }
+
+    /// The digest and size of one file, without opening it: a client whose `If-None-Match`
+    /// names the digest (a strong ETag) is answered from this alone.
+    pub async fn asset_digest(
+        self: &Arc<Self>,
+        ctx: &RepoCtx,
+        pkg: &PackageId,
+        version: Option<&Version>,
+        asset: &AssetName,
+    ) -> Result<(Version, Asset)> {
         let format = self.format(pkg.format).ok_or_else(|| EngineError::Validation("format not served".into()))?;
         let v = version.cloned().or_else(|| format.version_of_asset(pkg, asset)).ok_or_else(|| {
             EngineError::not_found(
@@ -193,9 +206,14 @@ impl Engine {
                 format!("asset {asset} of package {pkg} not found"),
             )
         })?;
-        let a = self.version_asset(ctx, pkg, &v, asset).await?;
+        let a = self.locate_asset(ctx, pkg, &v, asset).await?;
+        Ok((v, a))
+    }
+
+    /// Opens a file found by [`Engine::asset_digest`].
+    pub async fn open_asset(&self, ctx: &RepoCtx, pkg: &PackageId, v: &Version, a: &Asset) -> Result<AssetBody> {
         let Some(body) = self.blobs.open(&a.sha256).await? else {
-            return Err(self.missing_blob(&ctx.domain, pkg, &v, &a));
+            return Err(self.missing_blob(&ctx.domain, pkg, v, a));
         };
         Ok(AssetBody { size: body.size, sha256: a.sha256.hex(), stream: body.stream })
     }

@@ -5,7 +5,10 @@ use axum::body::Body;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use crate::engine::{AssetBody, EngineError, Rendered, UpstreamFailure};
+use std::sync::Arc;
+
+use crate::engine::{AssetBody, Engine, EngineError, Rendered, RepoCtx, UpstreamFailure};
+use crate::model::{AssetName, PackageId, Version};
 
 /// A JSON body.
 pub(crate) fn json_response(body: Vec<u8>) -> Response {
@@ -70,6 +73,27 @@ pub(crate) fn send_blob(body: AssetBody, content_type: &'static str, headers: &H
     }
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=31536000, immutable"));
     resp
+}
+
+/// Answers a download of one stored file: a client that already holds it (`If-None-Match`
+/// naming its digest) gets a 304 without the blob being opened, and from the engine's asset
+/// index without a store read when the file was resolved before.
+pub(crate) async fn serve_asset(
+    engine: &Arc<Engine>,
+    ctx: &RepoCtx,
+    pkg: &PackageId,
+    version: Option<&Version>,
+    asset: &AssetName,
+    content_type: &'static str,
+    headers: &HeaderMap,
+) -> crate::engine::Result<Response> {
+    let (v, a) = engine.asset_digest(ctx, pkg, version, asset).await?;
+    let etag = format!("\"{}\"", a.sha256.hex());
+    if not_modified(headers, &etag) {
+        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
+    }
+    let body = engine.open_asset(ctx, pkg, &v, &a).await?;
+    Ok(send_blob(body, content_type, headers))
 }
 
 /// A HEAD answer: the GET's status and headers without its body.

@@ -65,3 +65,59 @@ async fn packument_encodings_etags_and_scoped_names() {
     let r = client.get(format!("{endpoint}no-such-package-here")).send().await.unwrap();
     assert_eq!(r.status(), 404);
 }
+
+/// A tarball's strong ETag (its sha256) answers `If-None-Match` with 304 without opening the
+/// blob, and a status change is seen at once: an Archived version is never answered from the
+/// engine's asset index, not even with a 304.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tarball_revalidation_skips_the_blob_and_follows_status_changes() {
+    let (_fake, depot, aws) = app_and_store(|b| b).await;
+    let url = format!("{}ms/-/ms-2.1.3.tgz", depot.npm_endpoint("acme", "app"));
+    let client = reqwest::Client::new();
+    let r = client.get(&url).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let etag = r.headers()["etag"].to_str().unwrap().to_string();
+    let hex = etag.trim_matches('"').to_string();
+    assert_eq!(hex.len(), 64, "the ETag is the sha256: {etag}");
+
+    // With the blob moved away, a revalidation still answers 304: the blob is not opened.
+    let blob = depot.data_dir().join("blobs/sha256").join(&hex[0..2]).join(&hex[2..4]).join(&hex);
+    let aside = blob.with_extension("aside");
+    std::fs::rename(&blob, &aside).unwrap();
+    let r = client.get(&url).header("if-none-match", &etag).send().await.unwrap();
+    assert_eq!(r.status(), 304, "a matching If-None-Match opened the blob");
+    assert_eq!(r.headers()["etag"].to_str().unwrap(), etag);
+    std::fs::rename(&aside, &blob).unwrap();
+
+    let status = |target: &'static str| {
+        let aws = &aws;
+        async move {
+            let r = aws
+                .ok(&[
+                    "update-package-versions-status",
+                    "--domain",
+                    "acme",
+                    "--repository",
+                    "app",
+                    "--format",
+                    "npm",
+                    "--package",
+                    "ms",
+                    "--versions",
+                    "2.1.3",
+                    "--target-status",
+                    target,
+                ])
+                .await;
+            assert_eq!(r["failedVersions"], serde_json::json!({}));
+        }
+    };
+    status("Archived").await;
+    let r = client.get(&url).header("if-none-match", &etag).send().await.unwrap();
+    assert_eq!(r.status(), 404, "an Archived version was answered from the asset index");
+    assert_eq!(client.get(&url).send().await.unwrap().status(), 404);
+    status("Published").await;
+    let r = client.get(&url).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.bytes().await.unwrap().len() as u64, std::fs::metadata(&blob).unwrap().len());
+}

@@ -14,7 +14,7 @@ use time::format_description::well_known::Rfc3339;
 use super::coords::{self, MavenPath};
 use super::errors::{text, MavenError};
 use super::{snapshot_serve, version, xml};
-use crate::formats::http::{send_blob, send_rendered, without_body};
+use crate::formats::http::{send_rendered, serve_asset, without_body};
 use crate::formats::{authorize, Access, FormatState};
 use crate::model::{Asset, PackageId};
 
@@ -57,13 +57,11 @@ async fn handle(
         MavenPath::SnapshotMetadata { pkg, version, checksum } => {
             snapshot_serve::metadata(&st.engine, &ctx, &pkg, &version, checksum, &headers).await
         }
-        MavenPath::File { pkg, version, asset, checksum: None } => st
-            .engine
-            .fetch_asset(&ctx, &pkg, Some(&version), &asset)
-            .await
-            .map(|body| send_blob(body, content_type(asset.as_str()), &headers)),
+        MavenPath::File { pkg, version, asset, checksum: None } => {
+            serve_asset(&st.engine, &ctx, &pkg, Some(&version), &asset, content_type(asset.as_str()), &headers).await
+        }
         MavenPath::File { pkg, version, asset, checksum: Some(kind) } => {
-            st.engine.version_asset(&ctx, &pkg, &version, &asset).await.map(|a| checksum_of_asset(&a, kind))
+            st.engine.locate_asset(&ctx, &pkg, &version, &asset).await.map(|a| checksum_of_asset(&a, kind))
         }
         MavenPath::Metadata { pkg, checksum } => metadata(&st, &ctx, &pkg, checksum, &headers).await,
     };

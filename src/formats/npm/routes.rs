@@ -16,7 +16,7 @@ use super::names::{classify, NpmPath};
 use super::tags::DistTag;
 use super::wire::{self, PutBody};
 use crate::engine::{EngineError, RepoCtx};
-use crate::formats::http::{json_response, negotiate, send_blob, send_rendered, without_body};
+use crate::formats::http::{json_response, negotiate, send_rendered, serve_asset, without_body};
 use crate::formats::{authorize, public_base, Access, FormatState};
 use crate::model::{AssetName, PackageFormat, PackageId, Version};
 
@@ -138,8 +138,7 @@ async fn version(st: &FormatState, ctx: &RepoCtx, p: &PackageId, v: &str, header
 
 async fn tarball(st: &FormatState, ctx: &RepoCtx, p: &PackageId, file: &str, headers: &HeaderMap) -> Result<Response> {
     let asset = AssetName::new(file).map_err(EngineError::from)?;
-    let body = st.engine.fetch_asset(ctx, p, None, &asset).await?;
-    Ok(send_blob(body, "application/octet-stream", headers))
+    Ok(serve_asset(&st.engine, ctx, p, None, &asset, "application/octet-stream", headers).await?)
 }
 
 async fn put_package(

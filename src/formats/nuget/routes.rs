@@ -16,7 +16,7 @@ use super::errors::{text, NugetError};
 use super::registration::{self, Hive};
 use super::upstream::{nupkg_name, package_id, stored_version};
 use crate::engine::{EngineError, Rendered, RepoCtx};
-use crate::formats::http::{send_blob, send_rendered, without_body};
+use crate::formats::http::{send_blob, send_rendered, serve_asset, without_body};
 use crate::formats::{authorize, public_base, Access, FormatState};
 use crate::model::{PackageFormat, PackageId};
 
@@ -141,8 +141,7 @@ async fn download(
     if lower != format!("{}.{}.nupkg", pkg.name, ver.to_ascii_lowercase()) && lower != asset.as_str() {
         return Ok(not_found(file));
     }
-    let body = st.engine.fetch_asset(ctx, &pkg, Some(&v), &asset).await?;
-    Ok(send_blob(body, "application/octet-stream", headers))
+    serve_asset(&st.engine, ctx, &pkg, Some(&v), &asset, "application/octet-stream", headers).await
 }
 
 /// Registration index, page and leaf documents of one hive.

@@ -13,7 +13,7 @@ use axum::Router;
 use super::errors::{text, PypiError};
 use super::{names, simple};
 use crate::engine::{EngineError, RepoCtx};
-use crate::formats::http::{negotiate, send_blob, send_rendered, without_body};
+use crate::formats::http::{negotiate, send_blob, send_rendered, serve_asset, without_body};
 use crate::formats::{authorize, public_base, Access, FormatState};
 use crate::model::{AssetName, PackageFormat, PackageId};
 
@@ -214,8 +214,7 @@ async fn file(
         let body = st.engine.fetch_core_metadata(ctx, p, &v, &asset).await?;
         return Ok(send_blob(body, "text/plain; charset=utf-8", headers));
     }
-    let body = st.engine.fetch_asset(ctx, p, Some(&v), &asset).await?;
-    Ok(send_blob(body, "application/octet-stream", headers))
+    Ok(serve_asset(&st.engine, ctx, p, Some(&v), &asset, "application/octet-stream", headers).await?)
 }
 
 #[cfg(test)]
