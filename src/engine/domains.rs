@@ -126,10 +126,16 @@ impl Engine {
     /// Resolves a repository for a request.
     pub fn repo_ctx(&self, d: &DomainName, owner: Option<&AccountId>, r: &RepositoryName) -> Result<RepoCtx> {
         self.check_owner(d, owner)?;
+        // Read before the store: a change landing meanwhile moves it past the entry's stamp.
+        let gen = self.gens.graph();
+        if let Some(repo) = self.graph_cache.repository(d, r, gen) {
+            return Ok(RepoCtx { domain: d.clone(), owner: self.account(), repo });
+        }
         let repo = self.read(|tx| {
             catalog::domain(tx, d)?.ok_or_else(|| domain_missing(d))?;
             catalog::repository(tx, d, r)?.ok_or_else(|| repo_missing(d, r))
         })?;
+        self.graph_cache.remember_repository(d, &repo, gen);
         Ok(RepoCtx { domain: d.clone(), owner: self.account(), repo })
     }
 

@@ -20,10 +20,30 @@ pub const MAX_SEARCH: usize = 25;
 
 type SearchOrder = Arc<Vec<RepositoryRecord>>;
 
-/// Search orders cached per graph generation.
+/// Search orders and repository records cached per graph generation (every repository or
+/// domain change moves it), so a request resolves its repository without a store read.
 #[derive(Default)]
 pub(super) struct GraphCache {
     orders: Mutex<HashMap<(DomainName, RepositoryName), (u64, SearchOrder)>>,
+    repositories: Mutex<HashMap<(DomainName, RepositoryName), (u64, RepositoryRecord)>>,
+}
+
+impl GraphCache {
+    /// The record of `r` if it was read under generation `gen`.
+    pub(super) fn repository(&self, d: &DomainName, r: &RepositoryName, gen: u64) -> Option<RepositoryRecord> {
+        let map = self.repositories.lock().expect("graph cache");
+        // Keyed by owned names; the clone is two short strings, far cheaper than a store read.
+        match map.get(&(d.clone(), r.clone())) {
+            Some((g, rec)) if *g == gen => Some(rec.clone()),
+            _ => None,
+        }
+    }
+
+    /// Remembers `rec`, read under generation `gen` (read before the store was).
+    pub(super) fn remember_repository(&self, d: &DomainName, rec: &RepositoryRecord, gen: u64) {
+        let mut map = self.repositories.lock().expect("graph cache");
+        map.insert((d.clone(), rec.name.clone()), (gen, rec.clone()));
+    }
 }
 
 impl Engine {

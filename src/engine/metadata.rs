@@ -119,7 +119,7 @@ impl Engine {
     }
 
     pub(super) fn next_stamp(&self) -> u64 {
-        self.gens.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1
+        self.gens.next_stamp()
     }
 
     /// What `connection` says about `pkg`, honouring the client wait. `Ok(None)` is never

@@ -21,6 +21,7 @@ pub mod events;
 mod flight;
 pub mod format;
 mod gc;
+mod generations;
 mod graph;
 mod hosts;
 mod ingest;
@@ -44,8 +45,7 @@ mod views;
 mod webhooks;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use crate::store::BlobDigests;
@@ -68,7 +68,7 @@ pub use upload::{StagedBlob, Upload};
 pub use views::{PackageView, ViewAsset, ViewInputs, ViewVersion};
 
 use crate::config::Config;
-use crate::model::{PackageFormat, PackageId};
+use crate::model::PackageFormat;
 use crate::store::{BlobStore, DirBlobStore, MetaStore, RedbStore, StoreError};
 
 /// The engine: shared by every request handler as `Arc<Engine>`.
@@ -79,7 +79,7 @@ pub struct Engine {
     formats: HashMap<PackageFormat, Arc<dyn Format>>,
     auth: Auth,
     upstreams: HashMap<String, upstream::Upstream>,
-    gens: Generations,
+    gens: generations::Generations,
     graph_cache: graph::GraphCache,
     upstream_cache: metadata::UpstreamCache,
     discovery_cache: linked::DiscoveryCache,
@@ -89,34 +89,7 @@ pub struct Engine {
     events: events::EventHub,
     gc: gc::BlobGc,
     asset_index: asset_index::AssetIndex,
-}
-
-/// Change counters that stamp cached views: a view is rebuilt when any input's counter moved.
-#[derive(Default)]
-struct Generations {
-    next: AtomicU64,
-    /// Bumped by any repository or domain change (upstreams, connections, deletions).
-    graph: AtomicU64,
-    /// Bumped by any write to a package in a domain, keyed by (domain, package).
-    packages: Mutex<HashMap<(String, PackageId), u64>>,
-}
-
-impl Generations {
-    fn bump_graph(&self) {
-        let n = self.next.fetch_add(1, Ordering::Relaxed) + 1;
-        self.graph.store(n, Ordering::Relaxed);
-    }
-    fn bump_package(&self, domain: &str, p: &PackageId) {
-        let n = self.next.fetch_add(1, Ordering::Relaxed) + 1;
-        self.packages.lock().expect("gens lock").insert((domain.to_string(), p.clone()), n);
-    }
-    fn graph(&self) -> u64 {
-        self.graph.load(Ordering::Relaxed)
-    }
-    fn package(&self, domain: &str, p: &PackageId) -> u64 {
-        // Tiny critical section: a hash lookup, no I/O.
-        self.packages.lock().expect("gens lock").get(&(domain.to_string(), p.clone())).copied().unwrap_or(0)
-    }
+    reach_cache: origin::ReachCache,
 }
 
 impl Engine {
@@ -160,7 +133,7 @@ impl Engine {
             blobs,
             auth,
             upstreams,
-            gens: Generations::default(),
+            gens: generations::Generations::default(),
             graph_cache: Default::default(),
             upstream_cache: Default::default(),
             discovery_cache: Default::default(),
@@ -170,6 +143,7 @@ impl Engine {
             events: Default::default(),
             gc: Default::default(),
             asset_index: asset_index::AssetIndex::new(),
+            reach_cache: Default::default(),
         });
         engine.bootstrap()?;
         Ok(engine)

@@ -8,6 +8,7 @@
 //! publish-conflict check all ask these functions; the store only keeps the record.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use super::error::{EngineError, Result};
 use super::{Engine, RepoCtx};
@@ -178,9 +179,34 @@ impl Engine {
         Ok(restrictions)
     }
 
-    /// `reach` for `pkg` in `ctx`'s search order, as stored now.
-    pub(super) fn reach_of(&self, ctx: &RepoCtx, order: &[RepositoryRecord], pkg: &PackageId) -> Result<Vec<Reach>> {
-        self.read(|tx| reach(tx, &ctx.domain, order, pkg, None))
+    /// `reach` for `pkg` in `ctx`'s search order, as stored now: from [`ReachCache`] when
+    /// neither the graph nor the package changed since it was read.
+    pub(super) fn reach_of(&self, ctx: &RepoCtx, order: &[RepositoryRecord], pkg: &PackageId) -> Result<Arc<[Reach]>> {
+        // Read before the store: a write landing meanwhile moves a counter past this stamp.
+        let stamp = (self.gens.graph(), self.gens.package(ctx.domain.as_str(), pkg));
+        let key = (ctx.domain.clone(), ctx.repo.name.clone(), pkg.clone());
+        if let Some((s, r)) = self.reach_cache.entries.get(&key) {
+            if s == stamp {
+                return Ok(r);
+            }
+        }
+        let r: Arc<[Reach]> = self.read(|tx| reach(tx, &ctx.domain, order, pkg, None))?.into();
+        self.reach_cache.entries.insert(key, (stamp, r.clone()));
+        Ok(r)
+    }
+}
+
+/// `reach` results per (domain, repository asked, package), stamped with the graph and
+/// package generations they were read under (origin restrictions are package writes), so a
+/// warm view or download reads no origin record.
+pub(super) struct ReachCache {
+    entries: moka::sync::Cache<(DomainName, RepositoryName, PackageId), ((u64, u64), Arc<[Reach]>)>,
+}
+
+impl Default for ReachCache {
+    fn default() -> Self {
+        // Entries are a few dozen bytes; this bounds the cache to a few MiB.
+        Self { entries: moka::sync::Cache::new(20_000) }
     }
 }
 

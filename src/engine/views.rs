@@ -72,7 +72,7 @@ impl Engine {
         let reach = self.reach_of(ctx, &order, pkg)?;
         let mut upstream = HashMap::new();
         let mut first_err = None;
-        for (repo, reach) in order.iter().zip(&reach) {
+        for (repo, reach) in order.iter().zip(reach.iter()) {
             if let Some(conn) = self.connection_for(repo, pkg.format).filter(|_| reach.connection) {
                 match self.upstream_package(&conn, pkg, Freshness::Cached, Priority::Client).await {
                     Ok(c) => {
