@@ -200,8 +200,14 @@ impl Engine {
 /// package generations they were read under (origin restrictions are package writes), so a
 /// warm view or download reads no origin record.
 pub(super) struct ReachCache {
-    entries: moka::sync::Cache<(DomainName, RepositoryName, PackageId), ((u64, u64), Arc<[Reach]>)>,
+    entries: moka::sync::Cache<ReachKey, (Stamp, Arc<[Reach]>)>,
 }
+
+/// The (graph, package) generations an entry was read under.
+type Stamp = (u64, u64);
+
+/// (domain, repository asked, package)
+type ReachKey = (DomainName, RepositoryName, PackageId);
 
 impl Default for ReachCache {
     fn default() -> Self {
