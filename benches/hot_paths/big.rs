@@ -32,7 +32,7 @@ fn manifest(name: &str, version: &str, i: usize) -> Value {
     let h = |s: &str| hex::encode(sha2::Sha256::digest(format!("{name}{version}{s}")));
     let deps: Map<String, Value> =
         (0..20).map(|d| (format!("dependency-number-{d:02}"), json!(format!("^{}.{}.0", d % 7 + 1, i % 13)))).collect();
-    let dev: Map<String, Value> = (0..72)
+    let dev: Map<String, Value> = (0..80)
         .map(|d| (format!("@scope-{}/dev-tool-{d:02}", d % 5), json!(format!("~{}.{}.{}", d % 4 + 1, d % 9, i % 11))))
         .collect();
     json!({

@@ -12,7 +12,7 @@
 //! half of `benches/baseline.json`'s); `cargo test --bench hot_paths` (no servers: checks the
 //! wrk report parser and that the baseline file reads). Knobs: `BENCH_DURATION_SECS`,
 //! `BENCH_ROUNDS`, `BENCH_CONNECTIONS`, `BENCH_LARGE_CONNECTIONS`, `BENCH_LARGE`,
-//! `BENCH_ONLY`, `BENCH_WRITE_BASELINE`, `BENCH_TIMEOUT_SECS`.
+//! `BENCH_STARTUP`, `BENCH_ONLY`, `BENCH_WRITE_BASELINE`, `BENCH_TIMEOUT_SECS`.
 
 #[path = "../../tests/integration/support/mod.rs"]
 mod support;
@@ -23,6 +23,7 @@ mod nginx;
 mod procs;
 mod report;
 mod scenarios;
+mod startup;
 mod token;
 mod wrk;
 
@@ -102,8 +103,8 @@ fn load_for(mode: Mode) -> Result<Load> {
         .collect::<Result<_, _>>()
         .context("BENCH_CONNECTIONS: comma-separated numbers")?;
     let load = Load {
-        duration: Duration::from_secs(env_num("BENCH_DURATION_SECS", if check { 2 } else { 5 })),
-        rounds: env_num("BENCH_ROUNDS", if check { 1 } else { 3 }),
+        duration: Duration::from_secs(env_num("BENCH_DURATION_SECS", if check { 1 } else { 5 })),
+        rounds: env_num("BENCH_ROUNDS", 3),
         connections,
     };
     ensure!(load.rounds > 0 && load.connections.iter().all(|&c| c >= 2), "BENCH_ROUNDS > 0, BENCH_CONNECTIONS ≥ 2");
@@ -157,7 +158,9 @@ async fn bench(mode: Mode) -> Result<()> {
     ];
     let mut depot = Depot::start(&binary, &tmp.path().join("depot"), &env).await?;
     let result = measure_all(mode, &load, &binary, tmp.path(), &mut depot, &fakes).await;
-    let result = result.with_context(|| format!("depot log (last lines):\n{}", procs::log_tail(&depot.log, 30)));
+    let tail = procs::log_tail(&depot.log, 30);
+    let result =
+        if tail.is_empty() { result } else { result.with_context(|| format!("depot log (last lines):\n{tail}")) };
     drop(depot);
     drop(fakes);
     tmp.close().context("removing the temp dir")?;
@@ -206,6 +209,26 @@ async fn measure_all(
 
     let before = fakes.hits();
     let mut rows = measure::run(&client, depot, &mut nginx, &scenarios, load).await?;
+    let mut check_failures = Vec::new();
+    if mode == Mode::Check {
+        let baseline = report::read_baseline()?;
+        let low = report::compare(&rows, &baseline)?;
+        if !low.is_empty() {
+            // One busy moment on a shared machine can halve a short run's ratio: what is
+            // still low when measured again is a regression.
+            println!("re-measuring the {} scenario(s) below their floor once", low.len());
+            let again: Vec<_> = scenarios
+                .iter()
+                .filter(|s| low.iter().any(|k| k.rsplit_once(" @").is_some_and(|(n, _)| n == s.name)))
+                .cloned()
+                .collect();
+            let fresh = measure::run(&client, depot, &mut nginx, &again, load).await?;
+            rows.retain(|r| !fresh.iter().any(|f| f.key() == r.key()));
+            rows.extend(fresh);
+            report::compare(&rows, &baseline)?;
+            check_failures = report::failures(&rows, &baseline);
+        }
+    }
     let upstream_during = fakes.hits() - before;
     ensure!(upstream_during == 0, "the fake upstreams saw {upstream_during} requests during the measured rounds");
     println!("upstream requests during the measured rounds: 0");
@@ -216,6 +239,10 @@ async fn measure_all(
         let (big_rows, big_figures) = big::run(binary, scratch, &mut nginx, &root, &large_load).await?;
         rows.extend(big_rows);
         figures.extend(big_figures);
+    }
+
+    if env_num("BENCH_STARTUP", u8::from(mode == Mode::Full)) != 0 {
+        figures.extend(startup::run(binary, scratch).await.context("start-up with 100,000 versions")?);
     }
 
     report::print_table(&rows);
@@ -239,8 +266,13 @@ async fn measure_all(
     if std::env::var("BENCH_WRITE_BASELINE").is_ok_and(|v| v == "1") {
         report::write_baseline(&rows, &machine)?;
     }
+    ensure!(
+        check_failures.is_empty(),
+        "warm-path ratios below half their recorded value (twice):\n  {}",
+        check_failures.join("\n  ")
+    );
     if mode == Mode::Check {
-        report::check_against_baseline(&rows, &report::read_baseline()?)?;
+        println!("check: every warm-path ratio is at or above half its value in benches/baseline.json");
     }
     Ok(())
 }
