@@ -159,6 +159,10 @@ pub struct CacheConfig {
     pub maven_max_age_secs: u64,
     /// NuGet metadata max age.
     pub nuget_max_age_secs: u64,
+    /// Bytes of parsed upstream metadata kept in memory (evicted entries reload from the store).
+    pub upstream_max_bytes: u64,
+    /// Bytes of ready-to-send documents (plain and gzip) kept in memory.
+    pub rendered_max_bytes: u64,
 }
 
 impl CacheConfig {

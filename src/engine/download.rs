@@ -39,7 +39,7 @@ impl Engine {
         // Every file is downloaded and verified before any becomes visible: a version with one
         // bad file stores nothing.
         let mut staged = Vec::with_capacity(uv.assets.len());
-        let mut metadata = uv.metadata.clone();
+        let mut metadata = uv.metadata.clone().into_value();
         let format = self.format(pkg.format).cloned();
         let optional = |a: &UpstreamAsset| format.as_ref().is_some_and(|f| f.asset_optional(&a.name));
         let mut todo: std::collections::VecDeque<UpstreamAsset> = uv.assets.iter().cloned().collect();

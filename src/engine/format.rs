@@ -32,8 +32,8 @@ pub struct UpstreamAsset {
 pub struct UpstreamVersion {
     /// The version.
     pub version: Version,
-    /// The format's own per-version metadata (npm: the manifest).
-    pub metadata: serde_json::Value,
+    /// The format's own per-version metadata (npm: the manifest, kept as text).
+    pub metadata: super::VersionMetadata,
     /// Its files.
     pub assets: Vec<UpstreamAsset>,
     /// Publication time if the upstream says (RFC 3339).

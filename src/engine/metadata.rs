@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 use super::error::{EngineError, Result, UpstreamError, UpstreamFailure};
-use super::format::{UpstreamDocument, UpstreamPackage};
+use super::format::{UpstreamDocument, UpstreamPackage, UpstreamVersion};
 use super::upstream::{Fetched, Priority, Urgency};
 use super::Engine;
 use crate::model::{now_epoch, PackageId};
@@ -44,13 +44,32 @@ pub(super) struct UpstreamCache {
     inflight: Mutex<HashMap<Key, InFlight>>,
 }
 
-impl Default for UpstreamCache {
-    fn default() -> Self {
+impl UpstreamCache {
+    /// A cache holding about `max_bytes` of metadata (`cache.upstream_max_bytes`); evicted
+    /// entries reload from the store. Weighed by bytes, not entries: one 3,800-version
+    /// document weighs as much as thousands of small ones.
+    pub(super) fn new(max_bytes: u64) -> Self {
         Self {
-            // Bounded by entry count; evicted entries reload from the store.
-            entries: moka::sync::Cache::builder().max_capacity(20_000).build(),
+            entries: moka::sync::Cache::builder()
+                .weigher(|_k: &Key, v: &Arc<CachedUpstream>| v.weight())
+                .max_capacity(max_bytes)
+                .build(),
             inflight: Mutex::new(HashMap::new()),
         }
+    }
+}
+
+impl CachedUpstream {
+    /// Approximate bytes held: the metadata text plus the fixed cost of each version and file.
+    fn weight(&self) -> u32 {
+        let Some(p) = &self.package else { return 256 };
+        let files = |v: &UpstreamVersion| -> usize {
+            v.assets.iter().map(|a| 160 + a.url.len() + a.name.as_str().len() + 64 + 64).sum()
+        };
+        let versions: usize =
+            p.versions.iter().map(|v| 128 + v.version.as_str().len() + v.metadata.weight() + files(v) + 32).sum();
+        let tags: usize = p.tags.iter().map(|(k, v)| 64 + k.len() + v.len()).sum();
+        u32::try_from(256 + versions + tags).unwrap_or(u32::MAX)
     }
 }
 
@@ -337,3 +356,7 @@ impl Engine {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "metadata_tests.rs"]
+mod tests;

@@ -41,6 +41,7 @@ mod status;
 mod unfinished;
 mod upload;
 mod upstream;
+mod version_metadata;
 mod views;
 mod webhooks;
 
@@ -65,6 +66,7 @@ pub use publish::{PublishAsset, PublishRequest};
 pub use render::Rendered;
 pub use status::{VersionFailure, VersionOutcome, VersionSelection, VersionsResult};
 pub use upload::{StagedBlob, Upload};
+pub use version_metadata::VersionMetadata;
 pub use views::{PackageView, ViewAsset, ViewInputs, ViewVersion};
 
 use crate::config::Config;
@@ -126,6 +128,7 @@ impl Engine {
         }
         let jobs = ingest::Jobs::new(cfg.ingestion.workers, cfg.ingestion.prefetch_concurrency);
         let cfg_max_hosts = cfg.server.max_hosts;
+        let (upstream_bytes, rendered_bytes) = (cfg.cache.upstream_max_bytes, cfg.cache.rendered_max_bytes);
         let engine = Arc::new(Self {
             formats: formats.into_iter().map(|f| (f.format(), f)).collect(),
             cfg: Arc::new(cfg),
@@ -135,10 +138,10 @@ impl Engine {
             upstreams,
             gens: generations::Generations::default(),
             graph_cache: Default::default(),
-            upstream_cache: Default::default(),
+            upstream_cache: metadata::UpstreamCache::new(upstream_bytes),
             discovery_cache: Default::default(),
             jobs,
-            rendered: render::RenderCache::new(),
+            rendered: render::RenderCache::new(rendered_bytes),
             hosts: hosts::KnownHosts::new(cfg_max_hosts),
             events: Default::default(),
             gc: Default::default(),

@@ -71,7 +71,7 @@ impl Engine {
                         let ok = matches!(rx.wait_for(Option::is_some).await.as_deref(), Ok(Some(Ok(()))));
                         if ok {
                             if let Some(uv) = up.version(&v) {
-                                next.push(uv.metadata.clone());
+                                next.push(uv.metadata.clone().into_value());
                             }
                         }
                     }

@@ -28,11 +28,23 @@ impl Rendered {
         let etag = format!("\"{}\"", &hex::encode(Sha256::digest(&body))[..40]);
         let mut gz = flate2::write::GzEncoder::new(Vec::with_capacity(body.len() / 4), flate2::Compression::new(6));
         let gzip = match gz.write_all(&body).and_then(|_| gz.finish()) {
-            Ok(v) => Bytes::from(v),
+            Ok(v) => exact(v),
             Err(_) => Bytes::new(),
         };
-        Self { body: Bytes::from(body), gzip, etag }
+        Self { body: exact(body), gzip, etag }
     }
+
+    /// Bytes held (the cache's weight).
+    pub fn weight(&self) -> u32 {
+        u32::try_from(self.body.len() + self.gzip.len() + self.etag.len()).unwrap_or(u32::MAX)
+    }
+}
+
+/// `Bytes` over exactly the vector's contents: a grown vector's spare capacity (up to its
+/// size again, for a 20 MB packument 12 MB) would otherwise live as long as the document.
+fn exact(mut v: Vec<u8>) -> Bytes {
+    v.shrink_to_fit();
+    Bytes::from(v)
 }
 
 /// (domain, repository, package, variant, Host slot)
@@ -43,14 +55,12 @@ pub(super) struct RenderCache {
 }
 
 impl RenderCache {
-    pub(super) fn new() -> Self {
+    /// A cache holding at most `max_bytes` of documents (`cache.rendered_max_bytes`).
+    pub(super) fn new(max_bytes: u64) -> Self {
         Self {
             docs: moka::sync::Cache::builder()
-                .weigher(|_k: &Key, v: &(u64, Arc<Rendered>)| {
-                    u32::try_from(v.1.body.len() + v.1.gzip.len()).unwrap_or(u32::MAX)
-                })
-                // 512 MiB of ready documents.
-                .max_capacity(512 * 1024 * 1024)
+                .weigher(|_k: &Key, v: &(u64, Arc<Rendered>)| v.1.weight())
+                .max_capacity(max_bytes)
                 .build(),
         }
     }
@@ -90,5 +100,26 @@ impl Engine {
         let doc = Arc::new(Rendered::new(render()?));
         self.rendered.docs.insert(key, (stamp, doc.clone()));
         Ok(doc)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{PackageFormat, PackageName};
+
+    #[test]
+    fn documents_stay_within_the_byte_budget() {
+        let budget = 2 * 1024 * 1024;
+        let cache = RenderCache::new(budget);
+        for i in 0..20u32 {
+            let pkg = PackageId { format: PackageFormat::Npm, namespace: None, name: PackageName::new("p").unwrap() };
+            // Incompressible-ish bodies, 300 KB each.
+            let body: Vec<u8> = (0..300_000u32).map(|j| (j.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+            cache.docs.insert(("d".into(), "r".into(), pkg, "full", i), (1, Arc::new(Rendered::new(body))));
+        }
+        cache.docs.run_pending_tasks();
+        assert!(cache.docs.weighted_size() <= budget, "{} > {budget}", cache.docs.weighted_size());
+        assert!(cache.docs.entry_count() > 0);
     }
 }

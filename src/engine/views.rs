@@ -21,8 +21,8 @@ use crate::store::catalog;
 pub struct ViewVersion {
     /// The version.
     pub version: Version,
-    /// The format's per-version metadata.
-    pub metadata: serde_json::Value,
+    /// The format's per-version metadata (parsed for stored versions, text for upstream ones).
+    pub metadata: super::VersionMetadata,
     /// Its files.
     pub assets: Vec<ViewAsset>,
     /// Status (always listed here).
@@ -150,7 +150,7 @@ impl Engine {
                             })
                             .collect(),
                         version: rec.version,
-                        metadata: rec.metadata,
+                        metadata: rec.metadata.into(),
                         status: rec.status,
                         published_time: Some(rec.published_time),
                     });

@@ -65,7 +65,7 @@ impl Format for Maven {
                 };
                 UpstreamVersion {
                     assets: [asset("pom"), asset("jar")].into_iter().flatten().collect(),
-                    metadata: Value::Null,
+                    metadata: Value::Null.into(),
                     published_time: None,
                     version: v,
                 }

@@ -1,17 +1,47 @@
 //! npm as the engine sees it: the upstream packument parsed into versions, assets and tags,
 //! and the dependency prefetch rule (node-semver semantics).
 
+use std::collections::{BTreeMap, HashMap};
+
 use base64::Engine as _;
+use indexmap::IndexMap;
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::names::{full_name, parse_name};
 use crate::engine::{
     DependencyRequest, DocumentError, Format, UpstreamAsset, UpstreamDocument, UpstreamPackage, UpstreamVersion,
+    VersionMetadata,
 };
 use crate::model::{AssetName, PackageFormat, PackageId, Version};
 
 /// The npm format.
 pub struct Npm;
+
+/// The tarball a manifest's `dist` names, with its declared digests.
+fn dist_asset(manifest: &RawValue) -> Option<UpstreamAsset> {
+    #[derive(serde::Deserialize)]
+    struct Manifest {
+        dist: Option<Value>,
+    }
+    // The struct skips every other field unparsed; a manifest it refuses (not an object, or
+    // `dist` repeated) is read as a tree, so the outcome is the tree's in every case.
+    let dist = match serde_json::from_str::<Manifest>(manifest.get()) {
+        Ok(m) => m.dist?,
+        Err(_) => serde_json::from_str::<Value>(manifest.get()).ok()?.get("dist")?.clone(),
+    };
+    let url = dist.get("tarball").and_then(Value::as_str)?;
+    let name = file_name(url).and_then(|n| AssetName::new(n).ok())?;
+    Some(UpstreamAsset {
+        name,
+        url: url.to_string(),
+        sha1: dist.get("shasum").and_then(Value::as_str).map(str::to_string),
+        sha256: None,
+        sha512: dist.get("integrity").and_then(Value::as_str).and_then(sha512_of_integrity),
+        size: None,
+        attributes: Default::default(),
+    })
+}
 
 /// `sha512-<base64>` → raw digest.
 pub(crate) fn sha512_of_integrity(integrity: &str) -> Option<Vec<u8>> {
@@ -48,45 +78,32 @@ impl Format for Npm {
     }
 
     fn parse_upstream(&self, _pkg: &PackageId, doc: &UpstreamDocument<'_>) -> Result<UpstreamPackage, DocumentError> {
-        let doc: Value = serde_json::from_slice(doc.body).map_err(|e| DocumentError::Syntax(Box::new(e)))?;
-        let obj = doc.as_object().ok_or(DocumentError::Shape("a packument must be a JSON object"))?;
-        let times = obj.get("time").and_then(Value::as_object);
-        let mut versions = Vec::new();
-        if let Some(vs) = obj.get("versions").and_then(Value::as_object) {
-            for (v, manifest) in vs {
-                let Ok(version) = Version::new(v.as_str()) else { continue };
-                let dist = manifest.get("dist");
-                let tarball = dist.and_then(|d| d.get("tarball")).and_then(Value::as_str);
-                let mut assets = Vec::new();
-                if let Some(url) = tarball {
-                    if let Some(name) = file_name(url).and_then(|n| AssetName::new(n).ok()) {
-                        assets.push(UpstreamAsset {
-                            name,
-                            url: url.to_string(),
-                            sha1: dist.and_then(|d| d.get("shasum")).and_then(Value::as_str).map(str::to_string),
-                            sha256: None,
-                            sha512: dist
-                                .and_then(|d| d.get("integrity"))
-                                .and_then(Value::as_str)
-                                .and_then(sha512_of_integrity),
-                            size: None,
-                            attributes: Default::default(),
-                        });
-                    }
-                }
-                versions.push(UpstreamVersion {
-                    version,
-                    metadata: manifest.clone(),
-                    assets,
-                    published_time: times.and_then(|t| t.get(v)).and_then(Value::as_str).map(str::to_string),
-                });
-            }
+        // Only the top level and each version's `dist` are parsed into trees; manifests stay
+        // text (a 3,800-version packument as trees costs several times its 20 MB).
+        let top: IndexMap<String, &RawValue> = serde_json::from_slice(doc.body).map_err(|e| match e.classify() {
+            serde_json::error::Category::Data => DocumentError::Shape("a packument must be a JSON object"),
+            _ => DocumentError::Syntax(Box::new(e)),
+        })?;
+        // Fields of the wrong type are ignored, as when the document was one tree.
+        let field = |k: &str| top.get(k).map(|r| r.get());
+        let times: HashMap<String, Value> =
+            field("time").and_then(|t| serde_json::from_str(t).ok()).unwrap_or_default();
+        let vs: IndexMap<String, Box<RawValue>> =
+            field("versions").and_then(|t| serde_json::from_str(t).ok()).unwrap_or_default();
+        let mut versions = Vec::with_capacity(vs.len());
+        for (v, manifest) in vs {
+            let Ok(version) = Version::new(v.as_str()) else { continue };
+            let assets = dist_asset(&manifest).into_iter().collect();
+            versions.push(UpstreamVersion {
+                version,
+                metadata: VersionMetadata::raw(manifest),
+                assets,
+                published_time: times.get(&v).and_then(Value::as_str).map(str::to_string),
+            });
         }
-        let tags = obj
-            .get("dist-tags")
-            .and_then(Value::as_object)
-            .map(|t| t.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect())
-            .unwrap_or_default();
+        let tags: BTreeMap<String, Value> =
+            field("dist-tags").and_then(|t| serde_json::from_str(t).ok()).unwrap_or_default();
+        let tags = tags.into_iter().filter_map(|(k, v)| Some((k, v.as_str()?.to_string()))).collect();
         Ok(UpstreamPackage { versions, tags })
     }
 
@@ -203,7 +220,7 @@ mod tests {
                 .iter()
                 .map(|v| UpstreamVersion {
                     version: Version::new(*v).unwrap(),
-                    metadata: Value::Null,
+                    metadata: Value::Null.into(),
                     assets: vec![],
                     published_time: None,
                 })
@@ -233,6 +250,39 @@ mod tests {
         let deps: Vec<String> =
             Npm.dependencies_to_prefetch(&m).iter().map(|d| format!("{}@{}", full_name(&d.package), d.range)).collect();
         assert_eq!(deps, ["a@^1", "c@^2", "f@~1.2"]);
+    }
+
+    #[test]
+    fn packument_parses_as_the_tree_did() {
+        let body = br#"{"name":"p","dist-tags":{"latest":"1.0.0","bad":3},"time":{"1.0.0":"T1","2.0.0":7},
+            "versions":{
+              "2.0.0":{"name":"p","version":"2.0.0","dist":{"tarball":"http://up/p/-/p-2.0.0.tgz","shasum":"aa",
+                       "integrity":"sha512-AAAA"},"scripts":{"test":"x"}},
+              "not a version":{},
+              "1.0.0":{"version":"1.0.0","dist":{"tarball":"http://up/p/-/p-1.0.0.tgz"},"dist":{"shasum":"bb"}},
+              "1.0.1":null}}"#;
+        let doc = UpstreamDocument { body, content_type: None, url: "http://up/p" };
+        let pkg = parse_name("p").unwrap();
+        let up = Npm.parse_upstream(&pkg, &doc).unwrap();
+        let tree: Value = serde_json::from_slice(body).unwrap();
+        let vs: Vec<&str> = up.versions.iter().map(|v| v.version.as_str()).collect();
+        assert_eq!(vs, ["2.0.0", "1.0.0", "1.0.1"], "upstream order, invalid versions skipped");
+        for v in &up.versions {
+            assert_eq!(*v.metadata.value(), tree["versions"][v.version.as_str()], "{}", v.version);
+        }
+        let a = &up.versions[0].assets[0];
+        assert_eq!((a.name.as_str(), a.sha1.as_deref()), ("p-2.0.0.tgz", Some("aa")));
+        assert_eq!(a.sha512.as_deref(), Some(&[0u8, 0, 0][..]));
+        assert_eq!(up.versions[0].published_time, None, "a non-string time is ignored");
+        assert_eq!(up.versions[1].published_time.as_deref(), Some("T1"));
+        // A repeated `dist`: the last one counts, as in a tree (it names no tarball).
+        assert!(up.versions[1].assets.is_empty());
+        assert!(up.versions[2].assets.is_empty());
+        assert_eq!(up.tags, tags(&[("latest", "1.0.0")]));
+        let bad = |b: &[u8]| Npm.parse_upstream(&pkg, &UpstreamDocument { body: b, content_type: None, url: "u" });
+        assert!(matches!(bad(b"[1]"), Err(DocumentError::Shape(_))));
+        assert!(matches!(bad(b"{\"versions\":"), Err(DocumentError::Syntax(_))));
+        assert!(bad(br#"{"versions":[1]}"#).unwrap().versions.is_empty(), "versions of the wrong type are ignored");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use base64::Engine as _;
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 
 use super::names::full_name;
@@ -59,7 +60,11 @@ pub(crate) fn tarball_url(endpoint: &str, pkg: &PackageId, file: &AssetName) -> 
 }
 
 fn manifest(endpoint: &str, pkg: &PackageId, v: &ViewVersion, abbreviated: bool) -> Value {
-    let src = v.metadata.as_object().cloned().unwrap_or_default();
+    let src = match v.metadata.value().into_owned() {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    };
+    let d = dist(endpoint, pkg, v, src.get("dist"));
     let mut m = Map::new();
     if abbreviated {
         for k in ABBREVIATED {
@@ -74,23 +79,55 @@ fn manifest(endpoint: &str, pkg: &PackageId, v: &ViewVersion, abbreviated: bool)
             m.insert("hasInstallScript".into(), Value::Bool(true));
         }
     } else {
-        m = src.clone();
+        m = src;
         m.insert("_id".into(), Value::String(format!("{}@{}", full_name(pkg), v.version)));
     }
     m.insert("name".into(), Value::String(full_name(pkg)));
     m.insert("version".into(), Value::String(v.version.to_string()));
-    m.insert("dist".into(), dist(endpoint, pkg, v, src.get("dist")));
+    m.insert("dist".into(), d);
     Value::Object(m)
 }
 
-/// Renders a packument; `abbreviated` for `application/vnd.npm.install-v1+json`.
+/// A version's manifest, built when the serializer reaches it: one version's tree exists at a
+/// time instead of the whole document's.
+struct LazyManifest<'a> {
+    endpoint: &'a str,
+    pkg: &'a PackageId,
+    v: &'a ViewVersion,
+    abbreviated: bool,
+}
+
+impl Serialize for LazyManifest<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        manifest(self.endpoint, self.pkg, self.v, self.abbreviated).serialize(s)
+    }
+}
+
+/// The `versions` object, streamed.
+struct Versions<'a> {
+    endpoint: &'a str,
+    view: &'a PackageView,
+    abbreviated: bool,
+}
+
+impl Serialize for Versions<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let Self { endpoint, view, abbreviated } = *self;
+        s.collect_map(
+            view.versions
+                .iter()
+                .map(|v| (v.version.as_str(), LazyManifest { endpoint, pkg: &view.package, v, abbreviated })),
+        )
+    }
+}
+
+/// Renders a packument; `abbreviated` for `application/vnd.npm.install-v1+json`. The bytes are
+/// those of the document built as one tree (same keys, same order), written as they go.
 pub(crate) fn packument(endpoint: &str, view: &PackageView, abbreviated: bool) -> Vec<u8> {
     let name = full_name(&view.package);
-    let mut versions = Map::new();
     let mut time = Map::new();
     let mut modified: Option<&str> = None;
     for v in &view.versions {
-        versions.insert(v.version.to_string(), manifest(endpoint, &view.package, v, abbreviated));
         if let Some(t) = &v.published_time {
             time.insert(v.version.to_string(), Value::String(t.clone()));
             if modified.is_none_or(|m| m < t.as_str()) {
@@ -98,24 +135,35 @@ pub(crate) fn packument(endpoint: &str, view: &PackageView, abbreviated: bool) -
             }
         }
     }
-    let tags: Map<String, Value> = view.tags.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
-    let mut doc = Map::new();
-    if !abbreviated {
-        doc.insert("_id".into(), Value::String(name.clone()));
-    }
-    doc.insert("name".into(), Value::String(name));
-    if let Some(m) = modified {
-        doc.insert("modified".into(), Value::String(m.to_string()));
-    }
-    doc.insert("dist-tags".into(), Value::Object(tags));
-    doc.insert("versions".into(), Value::Object(versions));
-    if !abbreviated {
-        if let Some(m) = modified {
-            time.insert("modified".into(), Value::String(m.to_string()));
+    // Sized from the manifests' text up front: doubling a 20 MB buffer would copy it several
+    // times and leave a 32 MB block behind in the allocator.
+    let text: usize = view.versions.iter().map(|v| v.metadata.weight() + 512).sum();
+    let mut out = Vec::with_capacity(if abbreviated { text / 2 } else { text + text / 8 });
+    let written = (|| {
+        let mut ser = serde_json::Serializer::new(&mut out);
+        let mut doc = ser.serialize_map(None)?;
+        if !abbreviated {
+            doc.serialize_entry("_id", &name)?;
         }
-        doc.insert("time".into(), Value::Object(time));
+        doc.serialize_entry("name", &name)?;
+        if let Some(m) = modified {
+            doc.serialize_entry("modified", m)?;
+        }
+        doc.serialize_entry("dist-tags", &view.tags)?;
+        doc.serialize_entry("versions", &Versions { endpoint, view, abbreviated })?;
+        if !abbreviated {
+            if let Some(m) = modified {
+                time.insert("modified".into(), Value::String(m.to_string()));
+            }
+            doc.serialize_entry("time", &time)?;
+        }
+        SerializeMap::end(doc)
+    })();
+    // Writing into a Vec cannot fail; all string keys.
+    if written.is_err() {
+        out.clear();
     }
-    serde_json::to_vec(&Value::Object(doc)).unwrap_or_default()
+    out
 }
 
 /// One version's manifest (`GET <pkg>/<version>`).
@@ -223,3 +271,7 @@ pub(crate) fn parse_put(pkg: &PackageId, skeleton: &[u8], blob: Option<StagedBlo
         tags,
     }))
 }
+
+#[cfg(test)]
+#[path = "wire_tests.rs"]
+mod tests;

@@ -33,7 +33,7 @@ pub(super) fn display_id(view: &PackageView) -> String {
     view.versions
         .iter()
         .rev()
-        .find_map(|v| v.metadata.get("id").and_then(Value::as_str).map(str::to_string))
+        .find_map(|v| v.metadata.value().get("id").and_then(Value::as_str).map(str::to_string))
         .unwrap_or_else(|| view.package.name.to_string())
 }
 
@@ -53,7 +53,7 @@ fn strip_links(v: &mut Value) {
 fn catalog_entry(hive: &Hive<'_>, id: &str, v: &ViewVersion) -> Value {
     let lower = &v.version;
     let name = id.to_ascii_lowercase();
-    let mut entry = match &v.metadata {
+    let mut entry = match &*v.metadata.value() {
         Value::Object(m) => Value::Object(m.clone()),
         _ => Value::Object(Map::new()),
     };
@@ -175,7 +175,8 @@ mod tests {
             .map(|i| ViewVersion {
                 version: Version::new(format!("1.0.{i}")).unwrap(),
                 metadata: json!({"id": "Depot.X", "version": format!("1.0.{i}"), "listed": i != 1,
-                    "packageContent": "http://upstream/x.nupkg", "packageHash": "AAAA"}),
+                    "packageContent": "http://upstream/x.nupkg", "packageHash": "AAAA"})
+                .into(),
                 assets: Vec::new(),
                 status: PackageVersionStatus::Published,
                 published_time: None,

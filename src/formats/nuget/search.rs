@@ -59,7 +59,7 @@ pub(super) async fn query(
             .collect();
         let Some(latest) = versions.last() else { continue };
         let id = registration::display_id(&view);
-        let text = |k: &str| latest.metadata.get(k).cloned().unwrap_or(Value::Null);
+        let text = |k: &str| latest.metadata.value().get(k).cloned().unwrap_or(Value::Null);
         data.push(json!({
             "@id": format!("{reg}{}/index.json", pkg.name),
             "@type": "Package",

@@ -152,7 +152,7 @@ impl Format for Nuget {
                         attributes: Default::default(),
                     }],
                     published_time: text("published").map(str::to_string),
-                    metadata: entry.clone(),
+                    metadata: entry.clone().into(),
                     version: v,
                 });
             }

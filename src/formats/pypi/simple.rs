@@ -174,7 +174,7 @@ mod tests {
         };
         let version = |v: &str, assets| ViewVersion {
             version: Version::new(v).unwrap(),
-            metadata: Value::Null,
+            metadata: Value::Null.into(),
             assets,
             status: PackageVersionStatus::Published,
             published_time: None,

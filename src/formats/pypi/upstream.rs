@@ -81,7 +81,7 @@ impl Format for Pypi {
             .map(|(version, files)| UpstreamVersion {
                 published_time: files.iter().filter_map(|(_, t)| t.clone()).min(),
                 assets: files.into_iter().map(|(a, _)| a).collect(),
-                metadata: Value::Null,
+                metadata: Value::Null.into(),
                 version,
             })
             .collect();
