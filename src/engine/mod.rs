@@ -36,6 +36,7 @@ mod prefetch;
 mod publish;
 mod render;
 mod status;
+mod tee;
 mod unfinished;
 mod upload;
 mod upstream;

@@ -193,7 +193,12 @@ impl Engine {
                 format!("asset {asset} of package {pkg} not found"),
             )
         })?;
-        let a = self.version_asset(ctx, pkg, &v, asset).await?;
+        // A file still being ingested may come back teed (`tee.rs`) instead of stored.
+        let (a, teed) = super::tee::Wanted::scope(asset, self.version_asset(ctx, pkg, &v, asset)).await;
+        if let Some(body) = teed {
+            return Ok(body);
+        }
+        let a = a?;
         let Some(body) = self.blobs.open(&a.sha256).await? else {
             return Err(self.missing_blob(&ctx.domain, pkg, &v, &a));
         };

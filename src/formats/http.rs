@@ -65,7 +65,8 @@ pub(crate) fn send_blob(body: AssetBody, content_type: &'static str, headers: &H
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(body.size));
-    if let Ok(v) = HeaderValue::from_str(&etag) {
+    // A file still arriving from the upstream (engine's tee) has no SHA-256 yet: no ETag.
+    if let Some(v) = HeaderValue::from_str(&etag).ok().filter(|_| !body.sha256.is_empty()) {
         h.insert(header::ETAG, v);
     }
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=31536000, immutable"));
