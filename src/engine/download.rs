@@ -22,7 +22,7 @@ pub(super) struct StagedVersion {
 }
 
 impl Engine {
-    /// The files of `uv` from `conn`, verified and staged, and the version's metadata (the
+    /// The files of `uv` from `conn` (teed to the clients of job `tee_job`), verified and staged, and the version's metadata (the
     /// upstream's, or what the format read from a file when the upstream gave none). The
     /// caller commits the blobs with the version write (`Engine::commit_referencing`).
     pub(super) async fn download_version(
@@ -31,6 +31,7 @@ impl Engine {
         pkg: &PackageId,
         uv: &UpstreamVersion,
         urgency: &Urgency,
+        tee_job: Option<&str>,
     ) -> Result<StagedVersion> {
         if !self.upstreams.contains_key(conn) {
             return Err(self.unconfigured(conn, pkg));
@@ -46,7 +47,8 @@ impl Engine {
         let mut revised = false;
         while let Some(a) = todo.pop_front() {
             let a = &a;
-            let Some(pending) = self.download_file(conn, pkg, &what, a, optional(a), urgency).await? else { continue };
+            let f = FileFetch { conn, pkg, what: &what, a, optional: optional(a) };
+            let Some(pending) = self.fetch_file(&f, urgency, tee_job).await? else { continue };
             let mut core = None;
             if let Some(found) = self.inspect_pending(pkg, &a.name, pending.reader()).await {
                 core = found.core_metadata;
@@ -92,15 +94,36 @@ impl Engine {
         optional: bool,
         urgency: &Urgency,
     ) -> Result<Option<Box<dyn PendingBlob>>> {
+        self.fetch_file(&FileFetch { conn, pkg, what, a, optional }, urgency, None).await
+    }
+
+    /// `download_file`, publishing the bytes to clients of job `tee_job` as they arrive
+    /// (`tee.rs`); the tee is told the file passed only after every check below.
+    async fn fetch_file(
+        &self,
+        f: &FileFetch<'_>,
+        urgency: &Urgency,
+        tee_job: Option<&str>,
+    ) -> Result<Option<Box<dyn PendingBlob>>> {
+        let FileFetch { conn, pkg, what, a, optional } = *f;
         let up = self.upstreams.get(conn).ok_or_else(|| self.unconfigured(conn, pkg))?;
         let mut resp = match up.get_asset(&a.url, urgency).await {
             Ok(r) => r,
             Err(e) if optional && matches!(e.failure, UpstreamFailure::Status(404 | 410)) => return Ok(None),
             Err(e) => return Err(EngineError::upstream(what, e)),
         };
+        // Side files are fetched after the body: such formats answer once stored.
+        let sidecars = self.format(pkg.format).is_some_and(|f| f.checksum_sidecars());
+        let tee = tee_job.filter(|_| !sidecars).and_then(|job| {
+            let declared = a.sha256.as_ref().map(|s| s.to_ascii_lowercase());
+            self.jobs.tees.start(job, &a.name, resp.content_length(), declared)
+        });
         let mut w = self.blobs.begin().await?;
         while let Some(chunk) = resp.chunk().await.map_err(|e| EngineError::upstream(what, up.transport_error(e)))? {
             w.write(&chunk).await?;
+            if let Some(t) = &tee {
+                t.push(&chunk);
+            }
         }
         let pending = w.finish().await?;
         let d = pending.digests();
@@ -146,6 +169,21 @@ impl Engine {
                 break;
             }
         }
+        if let Some(t) = tee {
+            t.verified();
+        }
         Ok(Some(pending))
     }
+}
+
+/// One upstream file to fetch for a version.
+#[derive(Clone, Copy)]
+pub(super) struct FileFetch<'a> {
+    pub(super) conn: &'a str,
+    pub(super) pkg: &'a PackageId,
+    /// `<package>@<version>`, for errors.
+    pub(super) what: &'a str,
+    pub(super) a: &'a UpstreamAsset,
+    /// A 404 or 410 means "no such file", not a failure.
+    pub(super) optional: bool,
 }

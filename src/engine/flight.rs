@@ -4,9 +4,11 @@
 //! when every client has stopped waiting; a client waits at most `ingestion.wait_secs` (a
 //! timeout around the waiting, never around the work) and then gets "Ingestion is in progress".
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 
 use super::error::{EngineError, Result};
@@ -73,5 +75,138 @@ impl Engine {
                 Err(EngineError::IngestionInProgress)
             }
         }
+    }
+}
+
+/// The `ingestion.workers` permits, client work first: work a client waits for takes a permit
+/// as soon as one is free; background work (prefetch, refreshes, resumed jobs) takes one only
+/// while no client is waiting, and never holds more than half of them, so a prefetch backlog
+/// never queues ahead of a client nor fills the pool.
+pub(super) struct Workers {
+    all: Arc<Semaphore>,
+    background: Arc<Semaphore>,
+    clients_waiting: AtomicUsize,
+    /// Signalled when a client starts or stops waiting.
+    changed: Notify,
+}
+
+/// A held worker permit (and, for background work, its background slot).
+pub(super) struct WorkerPermit {
+    _all: OwnedSemaphorePermit,
+    _background: Option<OwnedSemaphorePermit>,
+}
+
+/// How often waiting background work looks again whether a client has joined it.
+const RECHECK: Duration = Duration::from_millis(50);
+
+impl Workers {
+    pub(super) fn new(workers: usize) -> Self {
+        let workers = workers.max(1);
+        Self {
+            all: Arc::new(Semaphore::new(workers)),
+            background: Arc::new(Semaphore::new((workers / 2).max(1))),
+            clients_waiting: AtomicUsize::new(0),
+            changed: Notify::new(),
+        }
+    }
+
+    /// Waits for a permit with `urgency`'s priority (re-read while waiting: a client joining
+    /// background work makes it a client's).
+    pub(super) async fn acquire(&self, urgency: &Urgency) -> Option<WorkerPermit> {
+        if urgency.priority() == Priority::Client {
+            return self.acquire_client().await;
+        }
+        let mut slot = None;
+        loop {
+            if urgency.priority() == Priority::Client {
+                drop(slot);
+                return self.acquire_client().await;
+            }
+            let Some(held) = slot.take() else {
+                tokio::select! {
+                    s = self.background.clone().acquire_owned() => slot = Some(s.ok()?),
+                    _ = tokio::time::sleep(RECHECK) => {}
+                }
+                continue;
+            };
+            let changed = self.changed.notified();
+            let mut changed = std::pin::pin!(changed);
+            changed.as_mut().enable();
+            if self.clients_waiting.load(Ordering::SeqCst) == 0 {
+                tokio::select! {
+                    p = self.all.clone().acquire_owned() => {
+                        return p.ok().map(|p| WorkerPermit { _all: p, _background: Some(held) });
+                    }
+                    _ = &mut changed => {}
+                    _ = tokio::time::sleep(RECHECK) => {}
+                }
+            } else {
+                tokio::select! {
+                    _ = &mut changed => {}
+                    _ = tokio::time::sleep(RECHECK) => {}
+                }
+            }
+            slot = Some(held);
+        }
+    }
+
+    async fn acquire_client(&self) -> Option<WorkerPermit> {
+        self.clients_waiting.fetch_add(1, Ordering::SeqCst);
+        self.changed.notify_waiters();
+        let p = self.all.clone().acquire_owned().await;
+        self.clients_waiting.fetch_sub(1, Ordering::SeqCst);
+        self.changed.notify_waiters();
+        p.ok().map(|p| WorkerPermit { _all: p, _background: None })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn clients_take_worker_permits_before_background_work() {
+        let w = Arc::new(Workers::new(2));
+        let bg = Urgency::new(Priority::Background);
+        let client = Urgency::new(Priority::Client);
+        // A client holds one permit, background work the other: the pool is full.
+        let held_client = w.acquire(&client).await.unwrap();
+        let held_bg = w.acquire(&bg).await.unwrap();
+        // Background work may hold at most half the pool, and waits behind clients.
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let (w2, tx2, bg2) = (w.clone(), tx.clone(), bg.clone());
+        let waiting_bg = tokio::spawn(async move {
+            let p = w2.acquire(&bg2).await.unwrap();
+            tx2.send("background").unwrap();
+            p
+        });
+        let (w3, tx3, c3) = (w.clone(), tx.clone(), client.clone());
+        let waiting_client = tokio::spawn(async move {
+            let p = w3.acquire(&c3).await.unwrap();
+            tx3.send("client").unwrap();
+            p
+        });
+        // Let both queue (the client counts itself as waiting before it parks).
+        while w.clients_waiting.load(Ordering::SeqCst) == 0 {
+            tokio::task::yield_now().await;
+        }
+        drop(held_bg);
+        assert_eq!(rx.recv().await, Some("client"), "the freed permit goes to the client");
+        drop(held_client);
+        assert_eq!(rx.recv().await, Some("background"));
+        drop((waiting_bg.await.unwrap(), waiting_client.await.unwrap()));
+    }
+
+    #[tokio::test]
+    async fn background_work_joined_by_a_client_goes_as_a_client() {
+        let w = Arc::new(Workers::new(2));
+        let bg = Urgency::new(Priority::Background);
+        let _one = w.acquire(&bg).await.unwrap();
+        // The background half of the pool is taken; a second background job waits for it...
+        let (w2, bg2) = (w.clone(), bg.clone());
+        let second = tokio::spawn(async move { w2.acquire(&bg2).await.map(|_| ()) });
+        // ...until a client joins it, which lets it use the client half.
+        bg.join(Priority::Client);
+        assert!(second.await.unwrap().is_some());
     }
 }

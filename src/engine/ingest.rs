@@ -65,18 +65,22 @@ pub(super) struct Running {
 
 pub(super) struct Jobs {
     pub(super) running: Mutex<HashMap<String, Running>>,
-    pub(super) workers: Arc<Semaphore>,
+    /// `ingestion.workers`, clients first (`flight.rs`).
+    pub(super) workers: super::flight::Workers,
     pub(super) prefetch: Arc<Semaphore>,
     active: AtomicUsize,
+    /// Files being downloaded, for the clients waiting on them (`tee.rs`).
+    pub(super) tees: super::tee::Tees,
 }
 
 impl Jobs {
     pub(super) fn new(workers: usize, prefetch: usize) -> Self {
         Self {
             running: Mutex::new(HashMap::new()),
-            workers: Arc::new(Semaphore::new(workers)),
+            workers: super::flight::Workers::new(workers),
             prefetch: Arc::new(Semaphore::new(prefetch)),
             active: AtomicUsize::new(0),
+            tees: super::tee::Tees::default(),
         }
     }
     /// Whether any job or prefetch is under way.
@@ -182,15 +186,30 @@ impl Engine {
         if !wait {
             return Ok(None);
         }
-        self.wait_for_client(follow_up, &format!("ingestion of {pkg}@{v}")).await.map(Some)
+        let what = format!("ingestion of {pkg}@{v}");
+        let Some(asset) = super::tee::Wanted::asset() else {
+            return self.wait_for_client(follow_up, &what).await.map(Some);
+        };
+        // A download request takes the file's bytes as the job receives them (`tee.rs`) when
+        // that comes before the stored version; the job and the follow-up (retention) go on.
+        let id = job_id(domain, repo, pkg, v);
+        tokio::select! {
+            biased;
+            done = self.wait_for_client(follow_up, &what) => done.map(Some),
+            body = self.jobs.tees.body(&id, &asset) => {
+                super::tee::Wanted::hand_over(body);
+                Err(EngineError::IngestionInProgress)
+            }
+        }
     }
 
     async fn run_job(self: Arc<Self>, job: JobRecord, tx: watch::Sender<Outcome>, urgency: Urgency) {
         self.jobs.active.fetch_add(1, Ordering::Relaxed);
-        let permit = self.jobs.workers.clone().acquire_owned().await;
+        let permit = self.jobs.workers.acquire(&urgency).await;
         let started = std::time::Instant::now();
         let res = self.do_ingest(&job, &urgency).await;
         drop(permit);
+        self.jobs.tees.end_job(&job.id, res.is_ok());
         match &res {
             Ok(rec) => tracing::info!(repo.name = %job.repo, pkg.name = %job.package, pkg.version = %job.version,
                 upstream = %job.connection, duration_ms = started.elapsed().as_millis() as u64,
@@ -260,7 +279,7 @@ impl Engine {
                 )
             })?
             .clone();
-        let staged = self.download_version(&job.connection, pkg, &uv, urgency).await?;
+        let staged = self.download_version(&job.connection, pkg, &uv, urgency, Some(&job.id)).await?;
         let rec = PackageVersionRecord {
             version: job.version.clone(),
             status: PackageVersionStatus::Published,

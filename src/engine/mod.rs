@@ -38,6 +38,7 @@ mod prefetch;
 mod publish;
 mod render;
 mod status;
+mod tee;
 mod unfinished;
 mod upload;
 mod upstream;
@@ -61,7 +62,7 @@ pub use format::{
 };
 pub use hosts::{normalize_host, HostRefusal};
 pub use listing::{OriginType, PackageListing, PackagePage, VersionListing, VersionOrder, VersionPage};
-pub use packages::AssetBody;
+pub use packages::{AssetBody, Located};
 pub use publish::{PublishAsset, PublishRequest};
 pub use render::Rendered;
 pub use status::{VersionFailure, VersionOutcome, VersionSelection, VersionsResult};

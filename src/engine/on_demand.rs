@@ -93,7 +93,7 @@ impl Engine {
             Flight::Started { tx, rx, urgency } => {
                 let (engine, job) = (self.clone(), job.clone());
                 tokio::spawn(async move {
-                    let permit = engine.jobs.workers.clone().acquire_owned().await;
+                    let permit = engine.jobs.workers.acquire(&urgency).await;
                     let res = engine.download_added_file(&job, &ua, &urgency).await;
                     drop(permit);
                     engine.land(&id, &tx, res);

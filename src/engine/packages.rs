@@ -21,7 +21,15 @@ use crate::model::{Asset, AssetName, PackageId, PackageVersionRecord, Repository
 use crate::store::blobs::ByteStream;
 use crate::store::catalog;
 
-/// An open asset.
+/// Where a download's bytes come from (see [`Engine::asset_digest`]).
+pub enum Located {
+    /// A stored file of this version.
+    Stored(Version, Asset),
+    /// A file a running ingestion is still receiving, teed to this client.
+    Teed(AssetBody),
+}
+
+/// An open asset: a file's bytes on their way to a client.
 pub struct AssetBody {
     /// Size in bytes.
     pub size: u64,
@@ -185,19 +193,22 @@ impl Engine {
         version: Option<&Version>,
         asset: &AssetName,
     ) -> Result<AssetBody> {
-        let (v, a) = self.asset_digest(ctx, pkg, version, asset).await?;
-        self.open_asset(ctx, pkg, &v, &a).await
+        match self.asset_digest(ctx, pkg, version, asset).await? {
+            Located::Stored(v, a) => self.open_asset(ctx, pkg, &v, &a).await,
+            Located::Teed(body) => Ok(body),
+        }
     }
 
     /// The digest and size of one file, without opening it: a client whose `If-None-Match`
-    /// names the digest (a strong ETag) is answered from this alone.
+    /// names the digest (a strong ETag) is answered from this alone. A file still being
+    /// ingested may come back teed (`tee.rs`) instead: its bytes as they arrive.
     pub async fn asset_digest(
         self: &Arc<Self>,
         ctx: &RepoCtx,
         pkg: &PackageId,
         version: Option<&Version>,
         asset: &AssetName,
-    ) -> Result<(Version, Asset)> {
+    ) -> Result<Located> {
         let format = self.format(pkg.format).ok_or_else(|| EngineError::Validation("format not served".into()))?;
         let v = version.cloned().or_else(|| format.version_of_asset(pkg, asset)).ok_or_else(|| {
             EngineError::not_found(
@@ -206,8 +217,11 @@ impl Engine {
                 format!("asset {asset} of package {pkg} not found"),
             )
         })?;
-        let a = self.locate_asset(ctx, pkg, &v, asset).await?;
-        Ok((v, a))
+        let (a, teed) = super::tee::Wanted::scope(asset, self.locate_asset(ctx, pkg, &v, asset)).await;
+        if let Some(body) = teed {
+            return Ok(Located::Teed(body));
+        }
+        Ok(Located::Stored(v, a?))
     }
 
     /// Opens a file found by [`Engine::asset_digest`].

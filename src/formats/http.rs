@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 
 use std::sync::Arc;
 
-use crate::engine::{AssetBody, Engine, EngineError, Rendered, RepoCtx, UpstreamFailure};
+use crate::engine::{AssetBody, Engine, EngineError, Located, Rendered, RepoCtx, UpstreamFailure};
 use crate::model::{AssetName, PackageId, Version};
 
 /// A JSON body.
@@ -68,7 +68,8 @@ pub(crate) fn send_blob(body: AssetBody, content_type: &'static str, headers: &H
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(body.size));
-    if let Ok(v) = HeaderValue::from_str(&etag) {
+    // A file still arriving from the upstream (engine's tee) has no SHA-256 yet: no ETag.
+    if let Some(v) = HeaderValue::from_str(&etag).ok().filter(|_| !body.sha256.is_empty()) {
         h.insert(header::ETAG, v);
     }
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=31536000, immutable"));
@@ -87,7 +88,10 @@ pub(crate) async fn serve_asset(
     content_type: &'static str,
     headers: &HeaderMap,
 ) -> crate::engine::Result<Response> {
-    let (v, a) = engine.asset_digest(ctx, pkg, version, asset).await?;
+    let (v, a) = match engine.asset_digest(ctx, pkg, version, asset).await? {
+        Located::Stored(v, a) => (v, a),
+        Located::Teed(body) => return Ok(send_blob(body, content_type, headers)),
+    };
     let etag = format!("\"{}\"", a.sha256.hex());
     if not_modified(headers, &etag) {
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());

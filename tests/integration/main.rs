@@ -6,6 +6,7 @@ mod support;
 mod api;
 mod events;
 mod graph;
+mod ingest_tee;
 mod ingestion;
 mod maven;
 mod npm_install;

@@ -135,7 +135,9 @@ async fn prefetch_stores_dependency_closure_without_client_requests() {
     // Each check costs an `aws` process per package, so what was seen stored is not asked again
     // and only packages already listed are asked for their versions.
     let missing = std::sync::Arc::new(std::sync::Mutex::new(closure.clone()));
-    let done = poll_until(Duration::from_secs(120), || {
+    // Generous: background work takes its own, smaller share of the upstream rate, and every
+    // poll runs `aws` processes; on a loaded 2-core machine the walk has taken over 2 minutes.
+    let done = poll_until(Duration::from_secs(300), || {
         let (aws, missing) = (aws.clone(), missing.clone());
         async move {
             let todo = missing.lock().unwrap().clone();

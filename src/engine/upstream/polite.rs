@@ -59,6 +59,9 @@ const NOTABLE_DELAY: Duration = Duration::from_millis(100);
 pub(super) struct Politeness {
     connection: String,
     limiter: Option<DefaultDirectRateLimiter>,
+    /// Background work's own share: half the rate, a quarter of the burst, so that a prefetch
+    /// walk cannot drain the burst a client's next requests need.
+    background: Option<DefaultDirectRateLimiter>,
     clients_waiting: AtomicUsize,
     paused_until: Mutex<Option<Instant>>,
     max_retry_after: Duration,
@@ -68,13 +71,16 @@ pub(super) struct Politeness {
 
 impl Politeness {
     pub(super) fn new(connection: &str, rate_per_sec: f64, burst: u32, max_retry_after: Duration) -> Self {
-        let limiter = (rate_per_sec > 0.0)
-            .then(|| Quota::with_period(Duration::from_secs_f64(1.0 / rate_per_sec)))
-            .flatten()
-            .map(|q| RateLimiter::direct(q.allow_burst(std::num::NonZeroU32::new(burst.max(1)).expect("non-zero"))));
+        let limiter_of = |rate: f64, burst: u32| {
+            (rate > 0.0)
+                .then(|| Quota::with_period(Duration::from_secs_f64(1.0 / rate)))
+                .flatten()
+                .map(|q| RateLimiter::direct(q.allow_burst(std::num::NonZeroU32::new(burst.max(1)).expect("non-zero"))))
+        };
         Self {
             connection: connection.to_string(),
-            limiter,
+            limiter: limiter_of(rate_per_sec, burst),
+            background: limiter_of(rate_per_sec / 2.0, burst / 4),
             clients_waiting: AtomicUsize::new(0),
             paused_until: Mutex::new(None),
             max_retry_after,
@@ -121,9 +127,10 @@ impl Politeness {
                 // Background work takes a slot only when no client waits for one, so a
                 // prefetch backlog never queues ahead of a client.
                 let wait = if self.clients_waiting.load(Ordering::Relaxed) == 0 {
-                    match lim.check() {
+                    let now = DefaultClock::default().now();
+                    match self.background.as_ref().map_or(Ok(()), |b| b.check()).and_then(|()| lim.check()) {
                         Ok(()) => break,
-                        Err(not_until) => not_until.wait_time_from(DefaultClock::default().now()),
+                        Err(not_until) => not_until.wait_time_from(now),
                     }
                 } else {
                     Duration::from_millis(20)
@@ -203,6 +210,29 @@ mod tests {
         }
         let order = order.lock().unwrap().clone();
         assert_eq!(order[0], "client", "the client overtakes the background backlog: {order:?}");
+    }
+
+    #[tokio::test]
+    async fn background_work_leaves_most_of_the_burst_to_clients() {
+        // 10 requests/s, burst 8: background work gets 2 of the burst at once, then 5/s.
+        let p = Arc::new(Politeness::new("public:test", 10.0, 8, Duration::from_secs(5)));
+        let done = Arc::new(AtomicUsize::new(0));
+        let (p2, done2) = (p.clone(), done.clone());
+        let backlog = tokio::spawn(async move {
+            for _ in 0..8 {
+                p2.admit(&Urgency::new(Priority::Background)).await.unwrap();
+                done2.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+        while done.load(Ordering::SeqCst) < 2 {
+            tokio::task::yield_now().await;
+        }
+        let t = Instant::now();
+        for _ in 0..6 {
+            p.admit(&Urgency::new(Priority::Client)).await.unwrap();
+        }
+        assert!(t.elapsed() < Duration::from_millis(150), "clients waited {:?} behind a prefetch backlog", t.elapsed());
+        backlog.abort();
     }
 
     #[tokio::test]

@@ -1,0 +1,143 @@
+//! Child processes of the cold-install benchmark: a fresh `depot serve` per round (its peak RSS
+//! read from `/proc`), and the helpers the clients share.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, ensure, Context as _, Result};
+
+/// Every external connection the benchmark does not use points here: nothing listens on the
+/// discard port.
+const DEAD_UPSTREAM: &str = "http://127.0.0.1:9/x";
+
+pub fn env_num<T: std::str::FromStr>(key: &str, default: T) -> T {
+    std::env::var(key).ok().and_then(|v| v.trim().parse().ok()).unwrap_or(default)
+}
+
+pub fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// The `depot` binary of this bench's profile (`<target>/<profile>/depot`), built if missing.
+pub async fn depot_binary() -> Result<PathBuf> {
+    let exe = std::env::current_exe().context("current_exe")?;
+    let profile_dir = exe.parent().and_then(Path::parent).context("bench executable has no <profile>/deps parent")?;
+    let beside = profile_dir.join(format!("depot{}", std::env::consts::EXE_SUFFIX));
+    if beside.is_file() {
+        return Ok(beside);
+    }
+    let profile = profile_dir.file_name().and_then(|n| n.to_str()).unwrap_or("release");
+    let mut args = vec!["build", "--bin", "depot"];
+    match profile {
+        "release" => args.push("--release"),
+        "debug" => {}
+        other => args.extend(["--profile", other]),
+    }
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    println!("{} not found; building it: cargo {}", beside.display(), args.join(" "));
+    let status = tokio::process::Command::new(cargo)
+        .args(&args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .kill_on_drop(true)
+        .status()
+        .await
+        .context("running cargo build")?;
+    ensure!(status.success() && beside.is_file(), "cargo build --bin depot failed ({status})");
+    Ok(beside)
+}
+
+/// Where `bench-cold-install.json` goes: the target dir holding this bench's profile dir.
+pub fn target_dir() -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.ancestors().nth(3).map(Path::to_path_buf))
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"))
+}
+
+/// The last `n` lines of a log file, for failure messages.
+pub fn log_tail(path: &Path, n: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// A `depot serve` on a fresh data dir, killed (and reaped) when dropped.
+pub struct Depot {
+    child: std::process::Child,
+    pub base: String,
+    pub log: PathBuf,
+}
+
+impl Depot {
+    /// Starts Depot with its npm and PyPI connections on the fakes and waits for `/healthz`.
+    pub async fn start(binary: &Path, dir: &Path, npm: &str, pypi: &str) -> Result<Depot> {
+        let port = free_port()?;
+        std::fs::create_dir_all(dir)?;
+        let log = dir.join("depot.log");
+        let log_file = std::fs::File::create(&log)?;
+        // `BENCH_COLD_LOG=info` keeps Depot's per-request and per-job timings in the log.
+        let filter = std::env::var("BENCH_COLD_LOG").unwrap_or_else(|_| "warn".into());
+        let child = std::process::Command::new(binary)
+            .arg("serve")
+            .env("DEPOT_LISTEN", format!("127.0.0.1:{port}"))
+            .env("DEPOT_DATA_DIR", dir.join("data"))
+            .env("DEPOT_ADMIN_ACCESS_KEY_ID", "AKIDBENCH")
+            .env("DEPOT_ADMIN_SECRET_ACCESS_KEY", "benchsecret")
+            .env("DEPOT_UPSTREAM_PUBLIC_NPMJS", npm)
+            .env("DEPOT_UPSTREAM_PUBLIC_PYPI", pypi)
+            .env("DEPOT_UPSTREAM_PUBLIC_MAVEN_CENTRAL", DEAD_UPSTREAM)
+            .env("DEPOT_UPSTREAM_PUBLIC_MAVEN_GOOGLEANDROID", DEAD_UPSTREAM)
+            .env("DEPOT_UPSTREAM_PUBLIC_MAVEN_GRADLEPLUGINS", DEAD_UPSTREAM)
+            .env("DEPOT_UPSTREAM_PUBLIC_MAVEN_COMMONSWARE", DEAD_UPSTREAM)
+            .env("DEPOT_UPSTREAM_PUBLIC_NUGET_ORG", DEAD_UPSTREAM)
+            .env("RUST_LOG", filter)
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone()?)
+            .stderr(log_file)
+            .spawn()
+            .with_context(|| format!("starting {}", binary.display()))?;
+        let mut depot = Depot { child, base: format!("http://127.0.0.1:{port}"), log };
+        depot.wait_ready().await.with_context(|| format!("depot log:\n{}", log_tail(&depot.log, 20)))?;
+        Ok(depot)
+    }
+
+    async fn wait_ready(&mut self) -> Result<()> {
+        let client = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(2)).build()?;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let url = format!("{}/healthz", self.base);
+        loop {
+            if client.get(&url).send().await.is_ok_and(|r| r.status().is_success()) {
+                return Ok(());
+            }
+            if let Some(status) = self.child.try_wait()? {
+                bail!("depot exited during start-up ({status})");
+            }
+            ensure!(Instant::now() < deadline, "depot did not answer /healthz within 30 s");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The repository endpoint of `main` (every store as an upstream) for `format`.
+    pub fn endpoint(&self, format: &str) -> String {
+        format!("{}/default-000000000000/{format}/main/", self.base)
+    }
+
+    /// Peak resident memory so far (`VmHWM`), in bytes.
+    pub fn peak_rss(&self) -> Result<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
+        let kb = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .context("no VmHWM in /proc/<pid>/status")?;
+        Ok(kb * 1024)
+    }
+}
+
+impl Drop for Depot {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
