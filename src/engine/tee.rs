@@ -166,8 +166,8 @@ impl Tees {
     }
 
     /// Waits until job `job` tees `asset` and its response may start: once [`START_AT`] bytes
-    /// have arrived, or once the version is stored (a small file). Never returns otherwise (the
-    /// caller races this against the job's outcome, which then answers, errors included).
+    /// of a larger file have arrived. Never returns otherwise (the caller races this against the
+    /// job's outcome, which then answers: a small file once stored, errors included).
     pub(super) async fn body(&self, job: &str, asset: &AssetName) -> AssetBody {
         let tee = loop {
             let added = self.added.notified();
@@ -185,8 +185,9 @@ impl Tees {
             let ready = {
                 let p = tee.progress.lock().expect("tee lock");
                 match p.end {
-                    Some(false) => None,
-                    Some(true) => Some(true),
+                    // Ended before the response started: the job's outcome answers, with the
+                    // stored file (and its ETag) or the error.
+                    Some(_) => None,
                     None => Some(tee.len > START_AT && p.received >= START_AT),
                 }
             };
