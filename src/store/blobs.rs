@@ -25,6 +25,14 @@ use crate::model::Sha256;
 
 /// Blobs up to this size are read whole in one blocking call; larger ones are streamed.
 const SMALL_BLOB: u64 = 1024 * 1024;
+/// Blobs up to this size are read on the calling worker (see `DirBlobStore::open`).
+const INLINE_BLOB: u64 = 256 * 1024;
+
+/// A blob opened by `DirBlobStore::open`: read whole, or open for streaming.
+enum Opened {
+    Small(Bytes),
+    Large(std::fs::File, u64, PathBuf),
+}
 
 /// All digests of a blob, computed while it was written.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -246,27 +254,37 @@ impl BlobStore for DirBlobStore {
 
     async fn open(&self, sha: &Sha256) -> Result<Option<BlobBody>, StoreError> {
         let path = self.path_of(sha);
-        // Most packages are small: open, size and read them in one trip to the blocking pool
-        // instead of one per operation; stream only the large ones.
-        let opened = tokio::task::spawn_blocking(move || -> io::Result<Result<Bytes, (std::fs::File, u64)>> {
+        // Most packages are small: open, size and read them in one go; stream only the large
+        // ones. Without a size to go by, the first try is right here on the worker, as a static
+        // file server's worker reads: from the page cache a file up to `INLINE_BLOB` takes
+        // microseconds, less than the round trip to the blocking pool and back, which dominated
+        // a warm download. A larger one goes to the blocking pool.
+        let read = |path: PathBuf, limit: u64| -> io::Result<Opened> {
             use std::io::Read;
             let mut file = std::fs::File::open(&path)?;
             let size = file.metadata()?.len();
-            if size > SMALL_BLOB {
-                return Ok(Err((file, size)));
+            if size > limit {
+                return Ok(Opened::Large(file, size, path));
             }
             let mut buf = Vec::with_capacity(size as usize);
             file.read_to_end(&mut buf)?;
-            Ok(Ok(Bytes::from(buf)))
-        })
-        .await
-        .map_err(|e| StoreError::Backend(e.to_string()))?;
+            Ok(Opened::Small(Bytes::from(buf)))
+        };
+        let mut opened = read(path, INLINE_BLOB);
+        if let Ok(Opened::Large(_, size, path)) = &opened {
+            if *size <= SMALL_BLOB {
+                let path = path.clone();
+                opened = tokio::task::spawn_blocking(move || read(path, SMALL_BLOB))
+                    .await
+                    .map_err(|e| StoreError::Backend(e.to_string()))?;
+            }
+        }
         match opened {
-            Ok(Ok(bytes)) => {
+            Ok(Opened::Small(bytes)) => {
                 let size = bytes.len() as u64;
                 Ok(Some(BlobBody { size, stream: Box::pin(futures::stream::once(async move { Ok(bytes) })) }))
             }
-            Ok(Err((file, size))) => {
+            Ok(Opened::Large(file, size, _)) => {
                 let stream = tokio_util::io::ReaderStream::with_capacity(tokio::fs::File::from_std(file), 256 * 1024);
                 Ok(Some(BlobBody { size, stream: Box::pin(stream) }))
             }
