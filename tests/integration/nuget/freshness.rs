@@ -77,8 +77,18 @@ async fn a_nupkg_failing_its_package_hash_is_never_stored() {
     let c = Client::new(DOTNET, None);
     let nupkg = format!("{}{path}", depot.nuget_endpoint("acme", "app"));
     let r = c.get(&nupkg).await;
-    assert_eq!(r.status(), 502);
-    assert!(r.text().await.unwrap().contains("public:nuget-org"));
+    match r.status().as_u16() {
+        502 => assert!(r.text().await.unwrap().contains("public:nuget-org")),
+        // Teed (engine/tee.rs): the bytes began to flow before the hash check ended, and the
+        // failed check cut the body short of its Content-Length.
+        200 => {
+            let announced = r.content_length();
+            if let Ok(body) = r.bytes().await {
+                assert_ne!(Some(body.len() as u64), announced, "a corrupt .nupkg was delivered whole");
+            }
+        }
+        s => panic!("a corrupt .nupkg answered {s}"),
+    }
     for repo in ["app", "store"] {
         let args = ["list-package-versions", "--domain", "acme", "--repository", repo, "--format", "nuget"];
         let out = aws.run(&[&args[..], &["--package", "nunit", "--status", "Published"]].concat()).await;
