@@ -31,6 +31,8 @@ mod support {
 
 #[path = "cold_install/clients.rs"]
 mod clients;
+#[path = "common.rs"]
+mod common;
 #[path = "cold_install/procs.rs"]
 mod procs;
 

@@ -11,56 +11,7 @@ use anyhow::{bail, ensure, Context as _, Result};
 /// discard port.
 const DEAD_UPSTREAM: &str = "http://127.0.0.1:9/x";
 
-pub fn env_num<T: std::str::FromStr>(key: &str, default: T) -> T {
-    std::env::var(key).ok().and_then(|v| v.trim().parse().ok()).unwrap_or(default)
-}
-
-pub fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
-/// The `depot` binary of this bench's profile (`<target>/<profile>/depot`), built if missing.
-pub async fn depot_binary() -> Result<PathBuf> {
-    let exe = std::env::current_exe().context("current_exe")?;
-    let profile_dir = exe.parent().and_then(Path::parent).context("bench executable has no <profile>/deps parent")?;
-    let beside = profile_dir.join(format!("depot{}", std::env::consts::EXE_SUFFIX));
-    if beside.is_file() {
-        return Ok(beside);
-    }
-    let profile = profile_dir.file_name().and_then(|n| n.to_str()).unwrap_or("release");
-    let mut args = vec!["build", "--bin", "depot"];
-    match profile {
-        "release" => args.push("--release"),
-        "debug" => {}
-        other => args.extend(["--profile", other]),
-    }
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    println!("{} not found; building it: cargo {}", beside.display(), args.join(" "));
-    let status = tokio::process::Command::new(cargo)
-        .args(&args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .kill_on_drop(true)
-        .status()
-        .await
-        .context("running cargo build")?;
-    ensure!(status.success() && beside.is_file(), "cargo build --bin depot failed ({status})");
-    Ok(beside)
-}
-
-/// Where `bench-cold-install.json` goes: the target dir holding this bench's profile dir.
-pub fn target_dir() -> PathBuf {
-    std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.ancestors().nth(3).map(Path::to_path_buf))
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"))
-}
-
-/// The last `n` lines of a log file, for failure messages.
-pub fn log_tail(path: &Path, n: usize) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
-}
+pub use crate::common::{depot_binary, env_num, free_port, log_tail, target_dir};
 
 /// A `depot serve` on a fresh data dir, killed (and reaped) when dropped.
 pub struct Depot {

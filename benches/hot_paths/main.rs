@@ -14,6 +14,8 @@
 //! `BENCH_ROUNDS`, `BENCH_CONNECTIONS`, `BENCH_LARGE_CONNECTIONS`, `BENCH_LARGE`,
 //! `BENCH_STARTUP`, `BENCH_ONLY`, `BENCH_WRITE_BASELINE`, `BENCH_TIMEOUT_SECS`.
 
+#[path = "../common.rs"]
+mod common;
 #[path = "../../tests/integration/support/mod.rs"]
 mod support;
 
@@ -21,6 +23,7 @@ mod big;
 mod measure;
 mod nginx;
 mod procs;
+use common::env_num;
 mod report;
 mod scenarios;
 mod startup;
@@ -88,10 +91,6 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-fn env_num<T: std::str::FromStr>(key: &str, default: T) -> T {
-    std::env::var(key).ok().and_then(|v| v.trim().parse().ok()).unwrap_or(default)
 }
 
 fn load_for(mode: Mode) -> Result<Load> {
