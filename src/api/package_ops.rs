@@ -174,7 +174,7 @@ pub(crate) async fn get_package_version_asset(
     let name = p.req("asset")?;
     let found = st.engine.open_stored_asset(&t.ctx, &t.pkg, &v, name, p.opt("revision")).await?;
     let api_name = t.format.api_asset_name(&found.asset.name);
-    let mut resp = Response::new(Body::from_stream(found.body.stream));
+    let mut resp = Response::new(Body::from_stream(found.body.bytes.into_stream()));
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(found.body.size));

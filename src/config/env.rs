@@ -99,6 +99,9 @@ pub(super) fn apply(cfg: &mut Config, env: &dyn Env) -> Result<(), ConfigError> 
     if let Some(v) = env.get("DEPOT_CACHE_RENDERED_MAX_BYTES") {
         cfg.cache.rendered_max_bytes = parse("DEPOT_CACHE_RENDERED_MAX_BYTES", &v)?;
     }
+    if let Some(v) = env.get("DEPOT_CACHE_ASSET_MAX_BYTES") {
+        cfg.cache.asset_max_bytes = parse("DEPOT_CACHE_ASSET_MAX_BYTES", &v)?;
+    }
     for (name, _) in CONNECTIONS {
         debug_assert!(connection_format(name).is_some());
         let key = upstream_env_var(name);

@@ -163,6 +163,8 @@ pub struct CacheConfig {
     pub upstream_max_bytes: u64,
     /// Bytes of ready-to-send documents (plain and gzip) kept in memory.
     pub rendered_max_bytes: u64,
+    /// Bytes of small stored files (up to 1 MiB each) kept in memory for downloads; 0: none.
+    pub asset_max_bytes: u64,
 }
 
 impl CacheConfig {

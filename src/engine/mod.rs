@@ -24,6 +24,7 @@ mod gc;
 mod generations;
 mod graph;
 mod hosts;
+mod hot_blobs;
 mod ingest;
 mod inherit;
 mod inspect;
@@ -50,6 +51,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use crate::store::blobs::BlobBytes;
 pub use crate::store::BlobDigests;
 pub use auth::{Auth, Principal};
 pub use copy::CopyOptions;
@@ -93,6 +95,7 @@ pub struct Engine {
     gc: gc::BlobGc,
     asset_index: asset_index::AssetIndex,
     reach_cache: origin::ReachCache,
+    hot_blobs: hot_blobs::HotBlobs,
 }
 
 impl Engine {
@@ -130,6 +133,7 @@ impl Engine {
         let jobs = ingest::Jobs::new(cfg.ingestion.workers, cfg.ingestion.prefetch_concurrency);
         let cfg_max_hosts = cfg.server.max_hosts;
         let (upstream_bytes, rendered_bytes) = (cfg.cache.upstream_max_bytes, cfg.cache.rendered_max_bytes);
+        let asset_bytes = cfg.cache.asset_max_bytes;
         let engine = Arc::new(Self {
             formats: formats.into_iter().map(|f| (f.format(), f)).collect(),
             cfg: Arc::new(cfg),
@@ -148,6 +152,7 @@ impl Engine {
             gc: Default::default(),
             asset_index: asset_index::AssetIndex::new(),
             reach_cache: Default::default(),
+            hot_blobs: hot_blobs::HotBlobs::new(asset_bytes),
         });
         engine.bootstrap()?;
         Ok(engine)

@@ -18,7 +18,7 @@ use super::upstream::Priority;
 const RECHECK_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
 use super::{Engine, RepoCtx};
 use crate::model::{Asset, AssetName, PackageId, PackageVersionRecord, RepositoryName, RepositoryRecord, Version};
-use crate::store::blobs::ByteStream;
+use crate::store::blobs::BlobBytes;
 use crate::store::catalog;
 
 /// Where a download's bytes come from (see [`Engine::asset_digest`]).
@@ -36,7 +36,7 @@ pub struct AssetBody {
     /// SHA-256 (used as a strong ETag: the bytes never change).
     pub sha256: String,
     /// The bytes.
-    pub stream: ByteStream,
+    pub bytes: BlobBytes,
 }
 
 /// Hash over asset digests and metadata: a version's revision.
@@ -226,10 +226,16 @@ impl Engine {
 
     /// Opens a file found by [`Engine::asset_digest`].
     pub async fn open_asset(&self, ctx: &RepoCtx, pkg: &PackageId, v: &Version, a: &Asset) -> Result<AssetBody> {
+        if let Some(b) = self.hot_blobs.get(&a.sha256) {
+            return Ok(AssetBody { size: b.len() as u64, sha256: a.sha256.hex(), bytes: BlobBytes::Whole(b) });
+        }
         let Some(body) = self.blobs.open(&a.sha256).await? else {
             return Err(self.missing_blob(&ctx.domain, pkg, v, a));
         };
-        Ok(AssetBody { size: body.size, sha256: a.sha256.hex(), stream: body.stream })
+        if let BlobBytes::Whole(b) = &body.bytes {
+            self.hot_blobs.offer(&a.sha256, b);
+        }
+        Ok(AssetBody { size: body.size, sha256: a.sha256.hex(), bytes: body.bytes })
     }
 
     /// The stored record of one file of `pkg@v`, resolving (and ingesting) the version, and

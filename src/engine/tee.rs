@@ -26,6 +26,7 @@ use tokio::sync::{watch, Notify};
 
 use super::packages::AssetBody;
 use crate::model::AssetName;
+use crate::store::blobs::BlobBytes;
 
 /// Files larger than this are not teed: their clients wait for the stored file.
 pub(super) const TEE_MAX: u64 = 64 * 1024 * 1024;
@@ -243,6 +244,6 @@ impl Tee {
                 let _ = rx.changed().await;
             }
         });
-        AssetBody { size, sha256, stream: Box::pin(stream) }
+        AssetBody { size, sha256, bytes: BlobBytes::Stream(Box::pin(stream)) }
     }
 }

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 
 use std::sync::Arc;
 
-use crate::engine::{AssetBody, Engine, EngineError, Located, Rendered, RepoCtx, UpstreamFailure};
+use crate::engine::{AssetBody, BlobBytes, Engine, EngineError, Located, Rendered, RepoCtx, UpstreamFailure};
 use crate::model::{AssetName, PackageId, Version};
 
 /// A JSON body.
@@ -64,7 +64,12 @@ pub(crate) fn send_blob(body: AssetBody, content_type: &'static str, headers: &H
     if not_modified(headers, &etag) {
         return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
     }
-    let mut resp = Response::new(Body::from_stream(body.stream));
+    // A whole small file goes out as one buffer (headers and body in one write); a stream as
+    // it is read.
+    let mut resp = Response::new(match body.bytes {
+        BlobBytes::Whole(b) => Body::from(b),
+        BlobBytes::Stream(s) => Body::from_stream(s),
+    });
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(body.size));

@@ -57,7 +57,26 @@ pub struct BlobBody {
     /// Size in bytes.
     pub size: u64,
     /// The bytes.
-    pub stream: ByteStream,
+    pub bytes: BlobBytes,
+}
+
+/// A blob's bytes: read whole (small ones: one buffer the response sends as is, and the
+/// engine may keep) or a stream (large ones, files still arriving).
+pub enum BlobBytes {
+    /// All of the bytes.
+    Whole(Bytes),
+    /// The bytes as they are read.
+    Stream(ByteStream),
+}
+
+impl BlobBytes {
+    /// The bytes as a stream, whichever way they were read.
+    pub fn into_stream(self) -> ByteStream {
+        match self {
+            Self::Whole(b) => Box::pin(futures::stream::once(async move { Ok(b) })),
+            Self::Stream(s) => s,
+        }
+    }
 }
 
 /// Streams bytes into a blob that is not visible yet.
@@ -282,11 +301,11 @@ impl BlobStore for DirBlobStore {
         match opened {
             Ok(Opened::Small(bytes)) => {
                 let size = bytes.len() as u64;
-                Ok(Some(BlobBody { size, stream: Box::pin(futures::stream::once(async move { Ok(bytes) })) }))
+                Ok(Some(BlobBody { size, bytes: BlobBytes::Whole(bytes) }))
             }
             Ok(Opened::Large(file, size, _)) => {
                 let stream = tokio_util::io::ReaderStream::with_capacity(tokio::fs::File::from_std(file), 256 * 1024);
-                Ok(Some(BlobBody { size, stream: Box::pin(stream) }))
+                Ok(Some(BlobBody { size, bytes: BlobBytes::Stream(Box::pin(stream)) }))
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(io_err(e)),
@@ -331,7 +350,7 @@ mod tests {
         pending.commit().unwrap();
         let body = store.open(&d.sha256).await.unwrap().unwrap();
         assert_eq!(body.size, 11);
-        let bytes: Vec<Bytes> = body.stream.try_collect().await.unwrap();
+        let bytes: Vec<Bytes> = body.bytes.into_stream().try_collect().await.unwrap();
         assert_eq!(bytes.concat(), b"hello world");
     }
 
@@ -347,7 +366,7 @@ mod tests {
         let d = w.finish().await.unwrap().commit().unwrap();
         let body = store.open(&d.sha256).await.unwrap().unwrap();
         assert_eq!(body.size, data.len() as u64);
-        let bytes: Vec<Bytes> = body.stream.try_collect().await.unwrap();
+        let bytes: Vec<Bytes> = body.bytes.into_stream().try_collect().await.unwrap();
         assert!(bytes.len() > 1, "streamed in chunks");
         assert_eq!(bytes.concat(), data);
         assert!(store.open(&Sha256::from_bytes([0; 32])).await.unwrap().is_none());
