@@ -22,12 +22,12 @@ type Stamp = (u64, u64);
 const MAX_ENTRIES: u64 = 20_000;
 
 pub(super) struct AssetIndex {
-    entries: moka::sync::Cache<Key, (Stamp, Asset)>,
+    entries: super::keyed::Keyed<Key, (Stamp, Asset)>,
 }
 
 impl AssetIndex {
     pub(super) fn new() -> Self {
-        Self { entries: moka::sync::Cache::builder().max_capacity(MAX_ENTRIES).build() }
+        Self { entries: super::keyed::Keyed::with_capacity(MAX_ENTRIES) }
     }
 }
 
@@ -45,17 +45,20 @@ impl Engine {
         v: &Version,
         asset: &AssetName,
     ) -> Result<Asset> {
-        let key = (ctx.domain.to_string(), ctx.repo.name.to_string(), pkg.clone(), v.to_string(), asset.to_string());
+        let (d, r) = (ctx.domain.as_str(), ctx.repo.name.as_str());
+        let slot = self.asset_index.entries.slot(&(d, r, pkg, v.as_str(), asset.as_str()));
         // Read before resolving: a write that lands during the resolution moves the generation
         // past this stamp, so the entry entered below is already stale rather than wrong.
         let stamp = self.asset_stamp(ctx, pkg);
-        if let Some((s, a)) = self.asset_index.entries.get(&key) {
+        let is_key = |k: &Key| k.0 == d && k.1 == r && &k.2 == pkg && k.3 == v.as_str() && k.4 == asset.as_str();
+        if let Some((s, a)) = self.asset_index.entries.get(slot, is_key) {
             if s == stamp {
                 return Ok(a);
             }
         }
         let a = self.version_asset(ctx, pkg, v, asset).await?;
-        self.asset_index.entries.insert(key, (stamp, a.clone()));
+        let key = (d.to_string(), r.to_string(), pkg.clone(), v.to_string(), asset.to_string());
+        self.asset_index.entries.insert(slot, key, (stamp, a.clone()));
         Ok(a)
     }
 }

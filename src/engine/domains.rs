@@ -7,6 +7,7 @@ use super::Engine;
 use crate::config::connection_format;
 use crate::model::{now_epoch, AccountId, DomainName, DomainRecord, PackageFormat, RepositoryName, RepositoryRecord};
 use crate::store::{catalog, ReadTxn};
+use std::sync::Arc;
 
 /// A resolved repository, as request handlers carry it.
 #[derive(Debug, Clone)]
@@ -15,8 +16,8 @@ pub struct RepoCtx {
     pub domain: DomainName,
     /// The domain's owner.
     pub owner: AccountId,
-    /// The repository.
-    pub repo: RepositoryRecord,
+    /// The repository (shared with the engine's cache: resolving it copies nothing).
+    pub repo: Arc<RepositoryRecord>,
 }
 
 fn domain_missing(d: &DomainName) -> EngineError {
@@ -131,10 +132,10 @@ impl Engine {
         if let Some(repo) = self.graph_cache.repository(d, r, gen) {
             return Ok(RepoCtx { domain: d.clone(), owner: self.account(), repo });
         }
-        let repo = self.read(|tx| {
+        let repo = Arc::new(self.read(|tx| {
             catalog::domain(tx, d)?.ok_or_else(|| domain_missing(d))?;
             catalog::repository(tx, d, r)?.ok_or_else(|| repo_missing(d, r))
-        })?;
+        })?);
         self.graph_cache.remember_repository(d, &repo, gen);
         Ok(RepoCtx { domain: d.clone(), owner: self.account(), repo })
     }
@@ -206,7 +207,7 @@ impl Engine {
         owner: Option<&AccountId>,
         r: &RepositoryName,
     ) -> Result<RepositoryRecord> {
-        Ok(self.repo_ctx(d, owner, r)?.repo)
+        Ok((*self.repo_ctx(d, owner, r)?.repo).clone())
     }
 
     /// Repositories of a domain in name order (ListRepositoriesInDomain).

@@ -24,52 +24,58 @@ type SearchOrder = Arc<Vec<RepositoryRecord>>;
 /// domain change moves it), so a request resolves its repository without a store read.
 #[derive(Default)]
 pub(super) struct GraphCache {
-    orders: Mutex<HashMap<(DomainName, RepositoryName), (u64, SearchOrder)>>,
-    repositories: Mutex<HashMap<(DomainName, RepositoryName), (u64, RepositoryRecord)>>,
+    orders: Mutex<ByRepository<SearchOrder>>,
+    repositories: Mutex<ByRepository<Arc<RepositoryRecord>>>,
+}
+
+/// domain → repository → (generation, value): looked up by `&str`, so a hit copies no name.
+type ByRepository<V> = HashMap<String, HashMap<String, (u64, V)>>;
+
+fn cached<V: Clone>(map: &Mutex<ByRepository<V>>, d: &DomainName, r: &RepositoryName, gen: u64) -> Option<V> {
+    match map.lock().expect("graph cache").get(d.as_str()).and_then(|m| m.get(r.as_str())) {
+        Some((g, v)) if *g == gen => Some(v.clone()),
+        _ => None,
+    }
+}
+
+fn remember<V>(map: &Mutex<ByRepository<V>>, d: &DomainName, r: &RepositoryName, gen: u64, v: V) {
+    let mut map = map.lock().expect("graph cache");
+    map.entry(d.to_string()).or_default().insert(r.to_string(), (gen, v));
 }
 
 impl GraphCache {
     /// The record of `r` if it was read under generation `gen`.
-    pub(super) fn repository(&self, d: &DomainName, r: &RepositoryName, gen: u64) -> Option<RepositoryRecord> {
-        let map = self.repositories.lock().expect("graph cache");
-        // Keyed by owned names; the clone is two short strings, far cheaper than a store read.
-        match map.get(&(d.clone(), r.clone())) {
-            Some((g, rec)) if *g == gen => Some(rec.clone()),
-            _ => None,
-        }
+    pub(super) fn repository(&self, d: &DomainName, r: &RepositoryName, gen: u64) -> Option<Arc<RepositoryRecord>> {
+        cached(&self.repositories, d, r, gen)
     }
 
     /// Remembers `rec`, read under generation `gen` (read before the store was).
-    pub(super) fn remember_repository(&self, d: &DomainName, rec: &RepositoryRecord, gen: u64) {
-        let mut map = self.repositories.lock().expect("graph cache");
-        map.insert((d.clone(), rec.name.clone()), (gen, rec.clone()));
+    pub(super) fn remember_repository(&self, d: &DomainName, rec: &Arc<RepositoryRecord>, gen: u64) {
+        remember(&self.repositories, d, &rec.name, gen, rec.clone());
     }
 }
 
 impl Engine {
     /// The external connection of `repo` for format `f`, if it has one.
-    pub fn connection_for(&self, repo: &RepositoryRecord, f: PackageFormat) -> Option<String> {
-        repo.external_connections.iter().find(|c| connection_format(c) == Some(f)).cloned()
+    pub fn connection_for<'a>(&self, repo: &'a RepositoryRecord, f: PackageFormat) -> Option<&'a str> {
+        repo.external_connections.iter().map(String::as_str).find(|c| connection_format(c) == Some(f))
     }
 
     /// The repositories a request to `ctx` searches, in priority order: the repository,
     /// then each upstream depth-first in its priority order, each once, at most 25.
     pub fn search_order(&self, ctx: &RepoCtx) -> Result<Arc<Vec<RepositoryRecord>>> {
         let gen = self.gens.graph();
-        let key = (ctx.domain.clone(), ctx.repo.name.clone());
-        if let Some((g, order)) = self.graph_cache.orders.lock().expect("graph cache").get(&key) {
-            if *g == gen {
-                return Ok(order.clone());
-            }
+        if let Some(order) = cached(&self.graph_cache.orders, &ctx.domain, &ctx.repo.name, gen) {
+            return Ok(order);
         }
         let order = Arc::new(self.read(|tx| {
             let mut out = Vec::new();
             let mut seen = HashSet::new();
-            let root = catalog::repository(tx, &ctx.domain, &ctx.repo.name)?.unwrap_or_else(|| ctx.repo.clone());
+            let root = catalog::repository(tx, &ctx.domain, &ctx.repo.name)?.unwrap_or_else(|| (*ctx.repo).clone());
             visit(tx, &ctx.domain, root, &mut seen, &mut out)?;
             Ok(out)
         })?);
-        self.graph_cache.orders.lock().expect("graph cache").insert(key, (gen, order.clone()));
+        remember(&self.graph_cache.orders, &ctx.domain, &ctx.repo.name, gen, order.clone());
         Ok(order)
     }
 }

@@ -72,25 +72,29 @@ pub fn normalize_host(raw: &str) -> Option<String> {
 }
 
 impl Engine {
-    /// Admits a request's Host (already known, or new while there is room) and returns its
-    /// normalized form. With `server.public_url` set every Host is accepted as is: it is never
-    /// used.
-    pub fn admit_host(&self, raw: &str) -> Result<String, HostRefusal> {
+    /// Admits a request's Host (already known, or new while there is room). With
+    /// `server.public_url` set every Host is accepted as is: it is never used.
+    pub fn admit_host(&self, raw: &str) -> Result<(), HostRefusal> {
         if !self.cfg.server.public_url.is_empty() {
-            return Ok(raw.to_string());
+            return Ok(());
+        }
+        // Every request passes here: a Host sent exactly as a known one (clients repeat
+        // theirs) is found without normalizing a copy. Tiny critical sections: a scan of at
+        // most `max` short strings.
+        if self.hosts.hosts.lock().expect("hosts lock").iter().any(|k| k == raw) {
+            return Ok(());
         }
         let h = normalize_host(raw).ok_or_else(|| HostRefusal::Invalid(raw.chars().take(100).collect()))?;
-        // Tiny critical section: a scan of at most `max` short strings.
         let mut hosts = self.hosts.hosts.lock().expect("hosts lock");
         if hosts.contains(&h) {
-            return Ok(h);
+            return Ok(());
         }
         if hosts.len() >= self.hosts.max {
             return Err(HostRefusal::TooMany(self.hosts.max));
         }
         tracing::info!(host = %h, known = hosts.len() + 1, "new Host value; URLs for it use http://{h}");
-        hosts.push(h.clone());
-        Ok(h)
+        hosts.push(h);
+        Ok(())
     }
 
     /// The render slot of a request's Host: its place among the known hosts (0 when
@@ -99,9 +103,13 @@ impl Engine {
         if !self.cfg.server.public_url.is_empty() {
             return 0;
         }
-        let Some(h) = raw.and_then(normalize_host) else { return 0 };
-        let hosts = self.hosts.hosts.lock().expect("hosts lock");
-        hosts.iter().position(|k| *k == h).and_then(|i| u32::try_from(i).ok()).unwrap_or(0)
+        let Some(raw) = raw else { return 0 };
+        let slot = |hosts: &[String], h: &str| hosts.iter().position(|k| k == h).and_then(|i| u32::try_from(i).ok());
+        if let Some(i) = slot(&self.hosts.hosts.lock().expect("hosts lock"), raw) {
+            return i;
+        }
+        let Some(h) = normalize_host(raw) else { return 0 };
+        slot(&self.hosts.hosts.lock().expect("hosts lock"), &h).unwrap_or(0)
     }
 }
 

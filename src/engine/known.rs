@@ -25,7 +25,7 @@ impl Engine {
                     out.insert(id);
                 }
                 if let Some(conn) = self.connection_for(repo, format) {
-                    for name in catalog::upstream_package_names(tx, &conn, format, limit)? {
+                    for name in catalog::upstream_package_names(tx, conn, format, limit)? {
                         if let Ok(name) = PackageName::new(name) {
                             out.insert(PackageId { format, namespace: None, name });
                         }

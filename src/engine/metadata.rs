@@ -40,7 +40,7 @@ struct InFlight {
 }
 
 pub(super) struct UpstreamCache {
-    entries: moka::sync::Cache<Key, Arc<CachedUpstream>>,
+    entries: super::keyed::Keyed<Key, Arc<CachedUpstream>>,
     inflight: Mutex<HashMap<Key, InFlight>>,
 }
 
@@ -50,12 +50,17 @@ impl UpstreamCache {
     /// document weighs as much as thousands of small ones.
     pub(super) fn new(max_bytes: u64) -> Self {
         Self {
-            entries: moka::sync::Cache::builder()
-                .weigher(|_k: &Key, v: &Arc<CachedUpstream>| v.weight())
-                .max_capacity(max_bytes)
-                .build(),
+            entries: super::keyed::Keyed::weighed(max_bytes, |v: &Arc<CachedUpstream>| v.weight()),
             inflight: Mutex::new(HashMap::new()),
         }
+    }
+
+    fn get(&self, connection: &str, pkg: &PackageId) -> Option<Arc<CachedUpstream>> {
+        self.entries.get(self.entries.slot(&(connection, pkg)), |k| k.0 == connection && &k.1 == pkg)
+    }
+
+    fn put(&self, connection: &str, pkg: &PackageId, entry: Arc<CachedUpstream>) {
+        self.entries.insert(self.entries.slot(&(connection, pkg)), (connection.to_string(), pkg.clone()), entry);
     }
 }
 
@@ -93,8 +98,7 @@ impl Engine {
     }
 
     fn cached_upstream(&self, connection: &str, pkg: &PackageId) -> Result<Option<Arc<CachedUpstream>>> {
-        let key = (connection.to_string(), pkg.clone());
-        if let Some(e) = self.upstream_cache.entries.get(&key) {
+        if let Some(e) = self.upstream_cache.get(connection, pkg) {
             return Ok(Some(e));
         }
         let Some(doc) = self.read(|tx| Ok::<_, EngineError>(catalog::upstream_doc(tx, connection, pkg)?))? else {
@@ -123,7 +127,7 @@ impl Engine {
             package,
             stamp: self.next_stamp(),
         });
-        self.upstream_cache.entries.insert(key, entry.clone());
+        self.upstream_cache.put(connection, pkg, entry.clone());
         Ok(Some(entry))
     }
 
@@ -265,7 +269,6 @@ impl Engine {
         let format =
             self.format(pkg.format).ok_or_else(|| EngineError::Validation("format not served".into()))?.clone();
         let url = self.metadata_url(connection, up, &format, pkg, urgency).await?;
-        let key = (connection.to_string(), pkg.clone());
         // A conditional refresh: an unchanged (possibly 20 MB) document is not sent again.
         let prev_etag = self
             .read(|tx| Ok::<_, EngineError>(catalog::upstream_doc_header(tx, connection, pkg)?))
@@ -340,7 +343,7 @@ impl Engine {
         })
         .await
         .map_err(|e| EngineError::Internal(format!("store task failed: {e}")))??;
-        self.upstream_cache.entries.insert(key, Arc::new(entry));
+        self.upstream_cache.put(connection, pkg, Arc::new(entry));
         Ok(())
     }
 

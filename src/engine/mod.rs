@@ -28,6 +28,7 @@ mod hot_blobs;
 mod ingest;
 mod inherit;
 mod inspect;
+mod keyed;
 mod known;
 mod linked;
 mod listing;

@@ -184,14 +184,19 @@ impl Engine {
     pub(super) fn reach_of(&self, ctx: &RepoCtx, order: &[RepositoryRecord], pkg: &PackageId) -> Result<Arc<[Reach]>> {
         // Read before the store: a write landing meanwhile moves a counter past this stamp.
         let stamp = (self.gens.graph(), self.gens.package(ctx.domain.as_str(), pkg));
-        let key = (ctx.domain.clone(), ctx.repo.name.clone(), pkg.clone());
-        if let Some((s, r)) = self.reach_cache.entries.get(&key) {
+        let slot = self.reach_cache.entries.slot(&(ctx.domain.as_str(), ctx.repo.name.as_str(), pkg));
+        let is_key = |k: &ReachKey| k.0 == ctx.domain && k.1 == ctx.repo.name && &k.2 == pkg;
+        if let Some((s, r)) = self.reach_cache.entries.get(slot, is_key) {
             if s == stamp {
                 return Ok(r);
             }
         }
         let r: Arc<[Reach]> = self.read(|tx| reach(tx, &ctx.domain, order, pkg, None))?.into();
-        self.reach_cache.entries.insert(key, (stamp, r.clone()));
+        self.reach_cache.entries.insert(
+            slot,
+            (ctx.domain.clone(), ctx.repo.name.clone(), pkg.clone()),
+            (stamp, r.clone()),
+        );
         Ok(r)
     }
 }
@@ -200,7 +205,7 @@ impl Engine {
 /// package generations they were read under (origin restrictions are package writes), so a
 /// warm view or download reads no origin record.
 pub(super) struct ReachCache {
-    entries: moka::sync::Cache<ReachKey, (Stamp, Arc<[Reach]>)>,
+    entries: super::keyed::Keyed<ReachKey, (Stamp, Arc<[Reach]>)>,
 }
 
 /// The (graph, package) generations an entry was read under.
@@ -212,7 +217,7 @@ type ReachKey = (DomainName, RepositoryName, PackageId);
 impl Default for ReachCache {
     fn default() -> Self {
         // Entries are a few dozen bytes; this bounds the cache to a few MiB.
-        Self { entries: moka::sync::Cache::new(20_000) }
+        Self { entries: super::keyed::Keyed::with_capacity(20_000) }
     }
 }
 

@@ -98,7 +98,7 @@ impl Engine {
             let Some(conn) = self.connection_for(repo, pkg.format).filter(|_| reach[i].connection && copied) else {
                 continue;
             };
-            let found = match self.upstream_has(&conn, pkg, v).await {
+            let found = match self.upstream_has(conn, pkg, v).await {
                 Ok(found) => found,
                 Err(e) => {
                     first_err.get_or_insert(e);
@@ -107,8 +107,7 @@ impl Engine {
             };
             if found {
                 let retain = (i > 0).then(|| ctx.repo.name.clone());
-                let target =
-                    super::ingest::Target { domain: &ctx.domain, repo: &repo.name, conn: &conn, pkg, version: v };
+                let target = super::ingest::Target { domain: &ctx.domain, repo: &repo.name, conn, pkg, version: v };
                 return self.ingest(&target, retain, true).await.and_then(|r| {
                     r.ok_or_else(|| EngineError::Internal("ingestion finished without a record".into()))
                 });

@@ -226,7 +226,7 @@ impl Engine {
             let Some(conn) = self.connection_for(repo, pkg.format).filter(|_| reach[i].connection && copied) else {
                 continue;
             };
-            match self.upstream_package(&conn, pkg, Freshness::StartedAfter(since), Priority::Client).await {
+            match self.upstream_package(conn, pkg, Freshness::StartedAfter(since), Priority::Client).await {
                 Ok(c) if c.package.as_ref().is_some_and(|p| p.version(v).is_some()) => {
                     return Err(EngineError::conflict(
                         ResourceType::PackageVersion,

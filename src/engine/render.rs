@@ -51,18 +51,13 @@ fn exact(mut v: Vec<u8>) -> Bytes {
 type Key = (String, String, PackageId, &'static str, u32);
 
 pub(super) struct RenderCache {
-    docs: moka::sync::Cache<Key, (u64, Arc<Rendered>)>,
+    docs: super::keyed::Keyed<Key, (u64, Arc<Rendered>)>,
 }
 
 impl RenderCache {
     /// A cache holding at most `max_bytes` of documents (`cache.rendered_max_bytes`).
     pub(super) fn new(max_bytes: u64) -> Self {
-        Self {
-            docs: moka::sync::Cache::builder()
-                .weigher(|_k: &Key, v: &(u64, Arc<Rendered>)| v.1.weight())
-                .max_capacity(max_bytes)
-                .build(),
-        }
+        Self { docs: super::keyed::Keyed::weighed(max_bytes, |v: &(u64, Arc<Rendered>)| v.1.weight()) }
     }
 }
 
@@ -91,14 +86,20 @@ impl Engine {
         stamp: u64,
         render: impl FnOnce() -> Result<Vec<u8>>,
     ) -> Result<Arc<Rendered>> {
-        let key = (ctx.domain.to_string(), ctx.repo.name.to_string(), pkg.clone(), variant, host_slot);
-        if let Some((s, doc)) = self.rendered.docs.get(&key) {
+        let (d, r) = (ctx.domain.as_str(), ctx.repo.name.as_str());
+        let slot = self.rendered.docs.slot(&(d, r, pkg, variant, host_slot));
+        let is_key = |k: &Key| k.0 == d && k.1 == r && &k.2 == pkg && k.3 == variant && k.4 == host_slot;
+        if let Some((s, doc)) = self.rendered.docs.get(slot, is_key) {
             if s == stamp {
                 return Ok(doc);
             }
         }
         let doc = Arc::new(Rendered::new(render()?));
-        self.rendered.docs.insert(key, (stamp, doc.clone()));
+        self.rendered.docs.insert(
+            slot,
+            (d.to_string(), r.to_string(), pkg.clone(), variant, host_slot),
+            (stamp, doc.clone()),
+        );
         Ok(doc)
     }
 }
@@ -116,10 +117,11 @@ mod tests {
             let pkg = PackageId { format: PackageFormat::Npm, namespace: None, name: PackageName::new("p").unwrap() };
             // Incompressible-ish bodies, 300 KB each.
             let body: Vec<u8> = (0..300_000u32).map(|j| (j.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
-            cache.docs.insert(("d".into(), "r".into(), pkg, "full", i), (1, Arc::new(Rendered::new(body))));
+            let slot = cache.docs.slot(&("d", "r", &pkg, "full", i));
+            cache.docs.insert(slot, ("d".into(), "r".into(), pkg, "full", i), (1, Arc::new(Rendered::new(body))));
         }
-        cache.docs.run_pending_tasks();
-        assert!(cache.docs.weighted_size() <= budget, "{} > {budget}", cache.docs.weighted_size());
-        assert!(cache.docs.entry_count() > 0);
+        let (weight, count) = cache.docs.settled_size();
+        assert!(weight <= budget, "{weight} > {budget}");
+        assert!(count > 0);
     }
 }

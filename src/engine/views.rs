@@ -74,7 +74,7 @@ impl Engine {
         let mut first_err = None;
         for (repo, reach) in order.iter().zip(reach.iter()) {
             if let Some(conn) = self.connection_for(repo, pkg.format).filter(|_| reach.connection) {
-                match self.upstream_package(&conn, pkg, Freshness::Cached, Priority::Client).await {
+                match self.upstream_package(conn, pkg, Freshness::Cached, Priority::Client).await {
                     Ok(c) => {
                         upstream.insert(repo.name.clone(), c);
                     }
@@ -223,7 +223,7 @@ impl Engine {
                     continue;
                 }
                 let Some(conn) = self.connection_for(repo, pkg.format) else { continue };
-                if let Some(body) = catalog::upstream_doc(tx, &conn, pkg)?.and_then(|d| d.body) {
+                if let Some(body) = catalog::upstream_doc(tx, conn, pkg)?.and_then(|d| d.body) {
                     docs.push(body);
                 }
             }

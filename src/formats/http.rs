@@ -179,31 +179,31 @@ fn quality<'a>(params: impl Iterator<Item = &'a str>) -> f32 {
 /// is acceptable (406).
 pub(crate) fn negotiate(accept: Option<&str>, offers: &[&'static str]) -> Option<&'static str> {
     let Some(accept) = accept.filter(|a| !a.trim().is_empty()) else { return offers.first().copied() };
-    let ranges: Vec<(String, u8, f32)> = accept
-        .split(',')
-        .filter_map(|item| {
-            let mut parts = item.split(';');
-            let range = parts.next()?.trim().to_ascii_lowercase();
-            if range.is_empty() {
-                return None;
-            }
-            // More specific ranges win over wildcards for the same offer.
-            let specificity = match range.as_str() {
-                "*/*" => 0,
-                r if r.ends_with("/*") => 1,
-                _ => 2,
-            };
-            Some((range, specificity, quality(parts)))
-        })
-        .collect();
+    // Every request carries an Accept: read it in place, without copying or lower-casing it.
     let q_of = |offer: &str| -> f32 {
-        let offer = offer.to_ascii_lowercase();
         let major = offer.split('/').next().unwrap_or("");
-        ranges
-            .iter()
-            .filter(|(r, _, _)| r == &offer || r == "*/*" || (r.ends_with("/*") && r.trim_end_matches("/*") == major))
-            .max_by_key(|(_, s, _)| *s)
-            .map_or(0.0, |(_, _, q)| *q)
+        let mut best: Option<(u8, f32)> = None;
+        for item in accept.split(',') {
+            let mut parts = item.split(';');
+            let range = parts.next().unwrap_or("").trim();
+            // More specific ranges win over wildcards for the same offer.
+            let specificity = if range == "*/*" {
+                0
+            } else if let Some(m) = range.strip_suffix("/*") {
+                if !m.eq_ignore_ascii_case(major) {
+                    continue;
+                }
+                1
+            } else if range.eq_ignore_ascii_case(offer) {
+                2
+            } else {
+                continue;
+            };
+            if best.is_none_or(|(s, _)| specificity >= s) {
+                best = Some((specificity, quality(parts)));
+            }
+        }
+        best.map_or(0.0, |(_, q)| q)
     };
     let mut best: Option<(&'static str, f32)> = None;
     for &offer in offers {

@@ -35,7 +35,12 @@ pub(super) async fn check_host(State(st): State<HostCheck>, mut req: Request, ne
     let raw = match (values.next(), values.next()) {
         (Some(_), Some(_)) => return refuse(StatusCode::BAD_REQUEST, "more than one Host header".into()),
         (Some(v), None) => match v.to_str() {
-            Ok(s) => s.to_string(),
+            Ok(s) => match st.engine.admit_host(s) {
+                // The common case, without copying the Host. It stays as sent: SigV4 signs it
+                // byte for byte, and URL builders normalize it themselves (`normalize_host`).
+                Ok(()) => return next.run(req).await,
+                Err(_) => s.to_string(),
+            },
             Err(_) => return refuse(StatusCode::BAD_REQUEST, "Host header is not ASCII".into()),
         },
         // HTTP/2 carries the host in the request target; HTTP/1.0 may carry none at all.
@@ -45,7 +50,7 @@ pub(super) async fn check_host(State(st): State<HostCheck>, mut req: Request, ne
         },
     };
     match st.engine.admit_host(&raw) {
-        Ok(_) => {
+        Ok(()) => {
             // A Host that came with the request stays as sent: SigV4 signs it byte for byte.
             // URL builders normalize it themselves (`normalize_host`).
             if !present {

@@ -1,8 +1,6 @@
 //! The npm registry protocol under `<endpoint>` = `/<domain>-<owner>/npm/<repo>/`.
 //! Handlers decode, make one engine call, and encode.
 
-use std::hash::{Hash, Hasher};
-
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
@@ -108,16 +106,14 @@ async fn packument(st: &FormatState, ctx: &RepoCtx, p: &PackageId, headers: &Hea
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
     let abbreviated = negotiate(accept, &[FULL, ABBREVIATED]) == Some(ABBREVIATED);
     let inputs = st.engine.view_inputs(ctx, p).await?;
-    let endpoint = endpoint(st, ctx, headers);
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    (inputs.stamp, &endpoint).hash(&mut h);
     let variant = if abbreviated { "npm-abbreviated" } else { "npm-full" };
     let engine = &st.engine;
-    // Tarball URLs depend on the Host while public_url is empty: one cached copy per known Host.
+    // Tarball URLs depend on the Host while public_url is empty: one cached copy per known
+    // Host (a slot stands for one base URL), so the URL is only built to render.
     let slot = engine.host_slot(headers.get(header::HOST).and_then(|v| v.to_str().ok()));
-    let doc = engine.rendered_for_host(ctx, p, variant, slot, h.finish(), || {
+    let doc = engine.rendered_for_host(ctx, p, variant, slot, inputs.stamp, || {
         let view = engine.build_view(ctx, p, &inputs)?;
-        Ok(wire::packument(&endpoint, &view, abbreviated))
+        Ok(wire::packument(&endpoint(st, ctx, headers), &view, abbreviated))
     })?;
     let ct = if abbreviated { ABBREVIATED } else { FULL };
     Ok(send_rendered(&doc, ct, headers))

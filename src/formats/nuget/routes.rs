@@ -3,8 +3,6 @@
 //! `v3/registration[-gz[-semver2]]/` (index, pages, leaves), `v3/query` (search). Handlers
 //! decode, make one engine call, and encode; generated documents are ready bytes with an ETag.
 
-use std::hash::{Hash, Hasher};
-
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -156,22 +154,23 @@ async fn registration(
 ) -> Result<Response> {
     let pkg = package(id)?;
     let engine = &st.engine;
-    let e = endpoint(st, ctx, headers);
-    let (reg, flat) = (format!("{e}v3/{hive_seg}/"), format!("{e}v3-flatcontainer/"));
-    let hive = Hive { reg: &reg, flat: &flat };
+    let e = || endpoint(st, ctx, headers);
+    let urls = |e: &str| (format!("{e}v3/{hive_seg}/"), format!("{e}v3-flatcontainer/"));
     let inputs = engine.view_inputs(ctx, &pkg).await?;
     match rest {
         ["index.json"] => {
-            let mut h = std::collections::hash_map::DefaultHasher::new();
-            (inputs.stamp, &e).hash(&mut h);
-            // URLs depend on the Host while public_url is empty: one copy per known Host.
+            // URLs depend on the Host while public_url is empty: one copy per known Host (a
+            // slot stands for one base URL), so they are only built to render.
             let slot = engine.host_slot(headers.get(axum::http::header::HOST).and_then(|v| v.to_str().ok()));
-            let doc = engine.rendered_for_host(ctx, &pkg, variant, slot, h.finish(), || {
-                Ok(registration::index(&hive, &engine.build_view(ctx, &pkg, &inputs)?))
+            let doc = engine.rendered_for_host(ctx, &pkg, variant, slot, inputs.stamp, || {
+                let (reg, flat) = urls(&e());
+                Ok(registration::index(&Hive { reg: &reg, flat: &flat }, &engine.build_view(ctx, &pkg, &inputs)?))
             })?;
             Ok(send_rendered(&doc, "application/json", headers))
         }
         ["page", lower, upper] => {
+            let (reg, flat) = urls(&e());
+            let hive = Hive { reg: &reg, flat: &flat };
             let view = engine.build_view(ctx, &pkg, &inputs)?;
             let upper = upper.strip_suffix(".json").unwrap_or(upper);
             Ok(match registration::page_document(&hive, &view, lower, upper) {
@@ -180,6 +179,8 @@ async fn registration(
             })
         }
         [leaf] => {
+            let (reg, flat) = urls(&e());
+            let hive = Hive { reg: &reg, flat: &flat };
             let view = engine.build_view(ctx, &pkg, &inputs)?;
             let v = leaf.strip_suffix(".json").and_then(stored_version);
             Ok(match v.and_then(|v| registration::leaf_document(&hive, &view, v.as_str())) {

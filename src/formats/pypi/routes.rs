@@ -1,8 +1,6 @@
 //! The PyPI routes under `<endpoint>` = `/<domain>-<owner>/pypi/<repo>/`. Handlers decode,
 //! make one engine call, and encode.
 
-use std::hash::{Hash, Hasher};
-
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
@@ -176,15 +174,14 @@ async fn project(st: &FormatState, ctx: &RepoCtx, p: &PackageId, headers: &Heade
     let Some(ct) = media_type(headers) else { return Ok(not_acceptable()) };
     let json = ct == simple::JSON;
     let inputs = st.engine.view_inputs(ctx, p).await?;
-    let endpoint = endpoint(st, ctx, headers);
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    (inputs.stamp, &endpoint).hash(&mut h);
     let engine = &st.engine;
-    // File URLs depend on the Host while public_url is empty: one cached copy per known Host.
+    // File URLs depend on the Host while public_url is empty: one cached copy per known Host
+    // (a slot stands for one base URL), so the URL is only built to render.
     let slot = engine.host_slot(headers.get(header::HOST).and_then(|v| v.to_str().ok()));
     let variant = if json { "pypi-json" } else { "pypi-html" };
-    let doc = engine.rendered_for_host(ctx, p, variant, slot, h.finish(), || {
+    let doc = engine.rendered_for_host(ctx, p, variant, slot, inputs.stamp, || {
         let view = engine.build_view(ctx, p, &inputs)?;
+        let endpoint = endpoint(st, ctx, headers);
         Ok(if json { simple::project_json(&endpoint, &view) } else { simple::project_html(&endpoint, &view) })
     })?;
     Ok(send_rendered(&doc, ct, headers))
