@@ -12,7 +12,7 @@
 //! half of `benches/baseline.json`'s); `cargo test --bench hot_paths` (no servers: checks the
 //! wrk report parser and that the baseline file reads). Knobs: `BENCH_DURATION_SECS`,
 //! `BENCH_ROUNDS`, `BENCH_CONNECTIONS`, `BENCH_LARGE_CONNECTIONS`, `BENCH_LARGE`,
-//! `BENCH_STARTUP`, `BENCH_ONLY`, `BENCH_WRITE_BASELINE`, `BENCH_TIMEOUT_SECS`.
+//! `BENCH_STARTUP`, `BENCH_ONLY`, `BENCH_WRITE_BASELINE`, `BENCH_TIMEOUT_SECS`, `BENCH_DEPOT_LOG`.
 
 #[path = "../common.rs"]
 mod common;

@@ -87,8 +87,13 @@ impl Depot {
             .env("DEPOT_ACCOUNT_ID", ACCOUNT)
             .env("DEPOT_REGION", REGION)
             .env("DEPOT_ADMIN_ACCESS_KEY_ID", AKID)
-            .env("DEPOT_ADMIN_SECRET_ACCESS_KEY", SECRET)
-            .env("RUST_LOG", "warn");
+            .env("DEPOT_ADMIN_SECRET_ACCESS_KEY", SECRET);
+        // Depot's own log filter (info: each request gets its span) unless BENCH_DEPOT_LOG
+        // names another: what a user runs is what is measured.
+        match std::env::var("BENCH_DEPOT_LOG") {
+            Ok(filter) => cmd.env("RUST_LOG", filter),
+            Err(_) => cmd.env_remove("RUST_LOG"),
+        };
         // An empty URL leaves a connection unconfigured, so `main` has no store for it and
         // never tries it (a dead URL would be retried on every metadata merge).
         for conn in ["NPMJS", "PYPI", "MAVEN_CENTRAL", "MAVEN_GOOGLEANDROID", "MAVEN_GRADLEPLUGINS"] {

@@ -58,7 +58,8 @@ pub struct PackageView {
 /// Inputs of a view, gathered asynchronously; building from them is synchronous.
 pub struct ViewInputs {
     order: Arc<Vec<RepositoryRecord>>,
-    upstream: HashMap<RepositoryName, Arc<CachedUpstream>>,
+    /// Each repository's connection answer, by position in `order`.
+    upstream: Vec<Option<Arc<CachedUpstream>>>,
     /// Identifies these inputs: equal stamps mean an equal view.
     pub stamp: u64,
 }
@@ -70,14 +71,12 @@ impl Engine {
         let order = self.search_order(ctx)?;
         // Connections the package's origin configuration shuts out are not even asked.
         let reach = self.reach_of(ctx, &order, pkg)?;
-        let mut upstream = HashMap::new();
+        let mut upstream = vec![None; order.len()];
         let mut first_err = None;
-        for (repo, reach) in order.iter().zip(reach.iter()) {
+        for ((repo, reach), slot) in order.iter().zip(reach.iter()).zip(upstream.iter_mut()) {
             if let Some(conn) = self.connection_for(repo, pkg.format).filter(|_| reach.connection) {
                 match self.upstream_package(conn, pkg, Freshness::Cached, Priority::Client).await {
-                    Ok(c) => {
-                        upstream.insert(repo.name.clone(), c);
-                    }
+                    Ok(c) => *slot = Some(c),
                     Err(e) => {
                         tracing::debug!(repo.name = %repo.name, pkg.name = %pkg, error = %e, "upstream metadata unavailable");
                         first_err.get_or_insert(e);
@@ -88,14 +87,14 @@ impl Engine {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         self.gens.graph().hash(&mut h);
         self.gens.package(ctx.domain.as_str(), pkg).hash(&mut h);
-        for repo in order.iter() {
+        for (repo, c) in order.iter().zip(&upstream) {
             repo.name.hash(&mut h);
-            upstream.get(&repo.name).map(|c| c.stamp).hash(&mut h);
+            c.as_ref().map(|c| c.stamp).hash(&mut h);
         }
         let inputs = ViewInputs { order, upstream, stamp: h.finish() };
         if let Some(e) = first_err {
             // Serve what Depot has; fail only when it has nothing for this package.
-            let has_any = inputs.upstream.values().any(|c| c.package.is_some())
+            let has_any = inputs.upstream.iter().flatten().any(|c| c.package.is_some())
                 || self.read(|tx| {
                     for r in inputs.order.iter() {
                         if catalog::package(tx, &ctx.domain, &r.name, pkg)?.is_some() {
@@ -121,11 +120,11 @@ impl Engine {
         self.read(|tx| {
             // Upstream versions (and tags) the origin configuration blocks are left out.
             let reach = super::origin::reach(tx, &ctx.domain, &inputs.order, pkg, None)?;
-            for (repo, reach) in inputs.order.iter().zip(reach) {
+            for ((repo, reach), c) in inputs.order.iter().zip(reach).zip(&inputs.upstream) {
                 if !reach.stored {
                     continue;
                 }
-                if let Some(c) = inputs.upstream.get(&repo.name).filter(|_| reach.connection) {
+                if let Some(c) = c.as_ref().filter(|_| reach.connection) {
                     upstream.insert(repo.name.clone(), c.clone());
                 }
                 if let Some(p) = catalog::package(tx, &ctx.domain, &repo.name, pkg)? {
@@ -217,9 +216,9 @@ impl Engine {
     pub fn upstream_documents(&self, pkg: &PackageId, inputs: &ViewInputs) -> Result<Vec<bytes::Bytes>> {
         self.read(|tx| {
             let mut docs = Vec::new();
-            for repo in inputs.order.iter() {
+            for (repo, c) in inputs.order.iter().zip(&inputs.upstream) {
                 // Only connections `view_inputs` reached and that have the document.
-                if inputs.upstream.get(&repo.name).is_none_or(|c| c.package.is_none()) {
+                if c.as_ref().is_none_or(|c| c.package.is_none()) {
                     continue;
                 }
                 let Some(conn) = self.connection_for(repo, pkg.format) else { continue };

@@ -6,9 +6,8 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::engine::{Engine, HostRefusal};
@@ -24,24 +23,24 @@ fn refuse(status: StatusCode, msg: String) -> Response {
     (status, axum::Json(serde_json::json!({ "error": msg, "message": msg }))).into_response()
 }
 
-/// Middleware: admits the Host, and supplies one (the request target's authority, else the
-/// bound address) when the request has none.
-pub(super) async fn check_host(State(st): State<HostCheck>, mut req: Request, next: Next) -> Response {
+/// Admits the request's Host, and supplies one (the request target's authority, else the
+/// bound address) when it has none. Returns the refusal to send, if refused.
+pub(super) fn admit(st: &HostCheck, req: &mut Request) -> Option<Response> {
     if !st.engine.config().server.public_url.is_empty() {
-        return next.run(req).await;
+        return None;
     }
     let mut values = req.headers().get_all(header::HOST).iter();
     let present = req.headers().contains_key(header::HOST);
     let raw = match (values.next(), values.next()) {
-        (Some(_), Some(_)) => return refuse(StatusCode::BAD_REQUEST, "more than one Host header".into()),
+        (Some(_), Some(_)) => return Some(refuse(StatusCode::BAD_REQUEST, "more than one Host header".into())),
         (Some(v), None) => match v.to_str() {
             Ok(s) => match st.engine.admit_host(s) {
                 // The common case, without copying the Host. It stays as sent: SigV4 signs it
                 // byte for byte, and URL builders normalize it themselves (`normalize_host`).
-                Ok(()) => return next.run(req).await,
+                Ok(()) => return None,
                 Err(_) => s.to_string(),
             },
-            Err(_) => return refuse(StatusCode::BAD_REQUEST, "Host header is not ASCII".into()),
+            Err(_) => return Some(refuse(StatusCode::BAD_REQUEST, "Host header is not ASCII".into())),
         },
         // HTTP/2 carries the host in the request target; HTTP/1.0 may carry none at all.
         (None, _) => match req.uri().authority() {
@@ -51,19 +50,17 @@ pub(super) async fn check_host(State(st): State<HostCheck>, mut req: Request, ne
     };
     match st.engine.admit_host(&raw) {
         Ok(()) => {
-            // A Host that came with the request stays as sent: SigV4 signs it byte for byte.
-            // URL builders normalize it themselves (`normalize_host`).
             if !present {
                 if let Ok(v) = HeaderValue::from_str(&raw) {
                     req.headers_mut().insert(header::HOST, v);
                 }
             }
-            next.run(req).await
+            None
         }
-        Err(e @ HostRefusal::Invalid(_)) => refuse(StatusCode::BAD_REQUEST, e.to_string()),
+        Err(e @ HostRefusal::Invalid(_)) => Some(refuse(StatusCode::BAD_REQUEST, e.to_string())),
         Err(e @ HostRefusal::TooMany(_)) => {
             tracing::warn!(host = %raw.chars().take(100).collect::<String>(), "Host refused: too many distinct Host values");
-            refuse(StatusCode::MISDIRECTED_REQUEST, e.to_string())
+            Some(refuse(StatusCode::MISDIRECTED_REQUEST, e.to_string()))
         }
     }
 }

@@ -4,6 +4,7 @@
 
 mod body;
 mod conn;
+mod front;
 mod host;
 mod listener;
 
@@ -20,7 +21,6 @@ use axum::routing::get;
 use axum::{BoxError, Router};
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
-use tower_http::trace::TraceLayer;
 
 use crate::api::{self, ApiState};
 use crate::engine::{Engine, Format};
@@ -55,17 +55,12 @@ pub fn app(engine: Arc<Engine>, bound: std::net::SocketAddr) -> Router {
         body_timeout: Duration::from_secs(10),
         min_body_rate: 0,
     });
-    // Outermost first: trace every request; check the Host (URLs are built from it); shed
+    // Outermost first: span, Host check (URLs are built from it), failure line (`front`); shed
     // load beyond the concurrency limit with a clear 503 instead of queueing without bound;
     // time the body (a stalled one is cut and answered 408, freeing its slot); cap its size.
     router.layer(
         ServiceBuilder::new()
-            .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
-                // One id per request, so every line a request logs can be found together.
-                let id = format!("{:016x}", rand::random::<u64>());
-                tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path())
-            }))
-            .layer(middleware::from_fn_with_state(host::HostCheck { engine: engine.clone(), bound }, host::check_host))
+            .layer(middleware::from_fn_with_state(host::HostCheck { engine: engine.clone(), bound }, front::front))
             .layer(HandleErrorLayer::new(|e: BoxError| async move {
                 tracing::warn!(error = %e, "request shed");
                 (

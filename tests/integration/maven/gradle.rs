@@ -17,8 +17,9 @@ use crate::support::depot::TestDepot;
 use crate::support::fake_maven::FakeMaven;
 use crate::support::{eventually, fixtures};
 
-/// Depot logs every answer (method, path, status) at this level; the tests read them back.
-const ACCESS_LOG: &str = "info,depot=debug,tower_http=debug";
+/// Depot logs every answer (method, path, status) at this level (`server/front.rs`); the
+/// tests read them back.
+const ACCESS_LOG: &str = "info,depot=debug";
 
 /// `gradle --no-daemon -g <fresh home> --stacktrace <args>` in `project`, with the token in
 /// `CODEARTIFACT_AUTH_TOKEN` as the guide has it. Panics with Gradle's and Depot's output on

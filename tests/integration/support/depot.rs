@@ -58,7 +58,7 @@ impl TestDepot {
             ("DEPOT_UPSTREAM_PUBLIC_MAVEN_GRADLEPLUGINS", "http://127.0.0.1:9/gradle"),
             ("DEPOT_UPSTREAM_PUBLIC_MAVEN_COMMONSWARE", "http://127.0.0.1:9/commonsware"),
             ("DEPOT_UPSTREAM_PUBLIC_NUGET_ORG", "http://127.0.0.1:9/nuget/v3/index.json"),
-            ("RUST_LOG", "info,depot=debug,tower_http=warn"),
+            ("RUST_LOG", "info,depot=debug"),
         ] {
             env.insert(k.to_string(), v.to_string());
         }
