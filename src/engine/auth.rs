@@ -46,7 +46,14 @@ pub struct Principal {
 pub struct Auth {
     secret: Vec<u8>,
     admin_keys: Vec<AdminKey>,
+    /// Tokens whose signature checked out, with their claims: a client sends the same token
+    /// with every request, and its HMAC, base64 and JSON would otherwise be redone each time.
+    /// Expiry, domain and issuing key are still checked on every use.
+    verified: super::keyed::Keyed<String, (i64, Principal)>,
 }
+
+/// Most verified tokens remembered.
+const VERIFIED_TOKENS: u64 = 10_000;
 
 fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
@@ -96,7 +103,7 @@ impl Auth {
             tracing::info!(path = %path.display(), access_key_id = %key.access_key_id, "admin credentials");
             admin_keys.push(key);
         }
-        Ok(Self { secret, admin_keys })
+        Ok(Self { secret, admin_keys, verified: super::keyed::Keyed::with_capacity(VERIFIED_TOKENS) })
     }
 
     /// The secret for an access key id, for SigV4 verification.
@@ -127,6 +134,20 @@ impl Auth {
 
     /// Verifies a token for access to `domain`.
     pub fn verify(&self, token: &str, domain: &DomainName) -> Result<Principal> {
+        let slot = self.verified.slot(&token);
+        let claims = match self.verified.get(slot, |k| k == token) {
+            Some(known) => known,
+            None => {
+                let known = self.check_signature(token)?;
+                self.verified.insert(slot, token.to_string(), known.clone());
+                known
+            }
+        };
+        self.check_claims(claims, domain)
+    }
+
+    /// The claims of a token whose signature is this server's: (expiry, principal).
+    fn check_signature(&self, token: &str) -> Result<(i64, Principal)> {
         let bad = || EngineError::Unauthorized("the authorization token is invalid".into());
         let (p, s) = token.split_once('.').ok_or_else(bad)?;
         let payload = B64.decode(p).map_err(|_| bad())?;
@@ -135,16 +156,21 @@ impl Auth {
         mac.update(&payload);
         mac.verify_slice(&sig).map_err(|_| bad())?;
         let claims: Claims = serde_json::from_slice(&payload).map_err(|_| bad())?;
-        if claims.e <= time::OffsetDateTime::now_utc().unix_timestamp() {
+        Ok((claims.e, Principal { access_key_id: claims.k, domain: claims.d }))
+    }
+
+    /// What a signed token's claims allow: not expired, for `domain`, from a configured key.
+    fn check_claims(&self, (expiry, p): (i64, Principal), domain: &DomainName) -> Result<Principal> {
+        if expiry <= time::OffsetDateTime::now_utc().unix_timestamp() {
             return Err(EngineError::Unauthorized("the authorization token has expired".into()));
         }
-        if claims.d != domain.as_str() {
+        if p.domain != domain.as_str() {
             return Err(EngineError::Forbidden(format!("the authorization token is not valid for domain {domain}")));
         }
-        if self.secret_for(&claims.k).is_none() {
+        if !self.admin_keys.iter().any(|k| k.access_key_id == p.access_key_id) {
             return Err(EngineError::Unauthorized("the key that issued this token is no longer configured".into()));
         }
-        Ok(Principal { access_key_id: claims.k, domain: claims.d })
+        Ok(p)
     }
 }
 
@@ -187,6 +213,12 @@ mod tests {
         assert!(reopened.verify(&tampered, &d).is_err());
         let (expired, _) = auth.issue(&key, &d, &o, 0);
         assert!(matches!(auth.verify(&expired, &d), Err(EngineError::Unauthorized(_))));
+        // Remembered tokens are checked the same way on every use.
+        assert!(auth.verify(&tok, &d).is_ok(), "again, from the remembered claims");
+        assert!(matches!(auth.verify(&tok, &DomainName::new("other").unwrap()), Err(EngineError::Forbidden(_))));
+        let (_, p) = auth.check_signature(&tok).unwrap();
+        let past = time::OffsetDateTime::now_utc().unix_timestamp() - 1;
+        assert!(matches!(auth.check_claims((past, p), &d), Err(EngineError::Unauthorized(_))), "expired since");
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(dir.path().join("admin-credentials")).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
