@@ -22,13 +22,13 @@ use crate::token::authorization_token;
 
 pub const BIG: &str = "big-pkg";
 const SMALL: &str = "small-pkg";
-const VERSIONS: usize = 3800;
+pub const VERSIONS: usize = 3800;
 /// Publishes timed per package; the median is reported.
 const PUBLISHES: usize = 5;
 
 /// A version manifest shaped like a real one (scripts, dependency lists, dist with
 /// signatures, maintainers), about 5 KB of JSON.
-fn manifest(name: &str, version: &str, i: usize) -> Value {
+pub fn manifest(name: &str, version: &str, i: usize) -> Value {
     let h = |s: &str| hex::encode(sha2::Sha256::digest(format!("{name}{version}{s}")));
     let deps: Map<String, Value> =
         (0..20).map(|d| (format!("dependency-number-{d:02}"), json!(format!("^{}.{}.0", d % 7 + 1, i % 13)))).collect();
@@ -112,7 +112,7 @@ fn publish_body(name: &str, version: &str) -> Vec<u8> {
 }
 
 /// Median wall time of `PUBLISHES` sequential publishes of new versions of `name`.
-async fn publish_ms(client: &reqwest::Client, endpoint: &str, token: &str, name: &str) -> Result<(f64, f64)> {
+pub async fn publish_ms(client: &reqwest::Client, endpoint: &str, token: &str, name: &str) -> Result<(f64, f64)> {
     let mut times = Vec::new();
     for k in 0..PUBLISHES {
         let body = publish_body(name, &format!("9.0.{k}"));

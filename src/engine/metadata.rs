@@ -27,6 +27,8 @@ pub(super) struct CachedUpstream {
     pub(super) package: Option<Arc<UpstreamPackage>>,
     /// Changes whenever the entry is replaced; part of every view's stamp.
     pub(super) stamp: u64,
+    /// The upstream's ETag for the stored document, for the next conditional refresh.
+    pub(super) etag: Option<String>,
 }
 
 type Key = (String, PackageId);
@@ -126,6 +128,7 @@ impl Engine {
             fetch_started: None,
             package,
             stamp: self.next_stamp(),
+            etag: doc.etag,
         });
         self.upstream_cache.put(connection, pkg, entry.clone());
         Ok(Some(entry))
@@ -269,30 +272,40 @@ impl Engine {
         let format =
             self.format(pkg.format).ok_or_else(|| EngineError::Validation("format not served".into()))?.clone();
         let url = self.metadata_url(connection, up, &format, pkg, urgency).await?;
-        // A conditional refresh: an unchanged (possibly 20 MB) document is not sent again.
-        let prev_etag = self
-            .read(|tx| Ok::<_, EngineError>(catalog::upstream_doc_header(tx, connection, pkg)?))
-            .ok()
-            .flatten()
-            .and_then(|h| h.etag);
+        // A conditional refresh: an unchanged (possibly 20 MB) document is not sent again. The
+        // ETag is the cached entry's (the stored document is read only when none is cached).
+        let prev_etag = match self.upstream_cache.get(connection, pkg) {
+            Some(c) => c.etag.clone(),
+            None => self
+                .read(|tx| Ok::<_, EngineError>(catalog::upstream_doc_header(tx, connection, pkg)?))
+                .ok()
+                .flatten()
+                .and_then(|h| h.etag),
+        };
         let fetched = up
             .get_metadata(&url, format.upstream_metadata_accept(), prev_etag.as_deref(), urgency)
             .await
             .map_err(|e| EngineError::upstream(pkg, e))?;
         let (doc, entry) = match fetched {
             Fetched::NotModified => {
-                let mut doc = self
-                    .read(|tx| Ok::<_, EngineError>(catalog::upstream_doc(tx, connection, pkg)?))?
+                // Same content: keep the parse and the stamp (no view is rebuilt), and leave the
+                // stored copy as it is. Rewriting a 20 MB document to move its fetch time made
+                // every publish into a large package (which must ask the upstream afresh) cost
+                // ~100 ms; the only effect of not doing so is that after a restart the first
+                // use revalidates once more (answered 304, still stale-while-revalidate).
+                let old = self
+                    .cached_upstream(connection, pkg)?
                     .ok_or_else(|| EngineError::Internal("304 Not Modified without a cached document".into()))?;
-                doc.fetched_at = now_epoch();
-                let old = self.cached_upstream(connection, pkg)?;
-                // Same content: keep the stamp, so no view is rebuilt.
-                let (package, stamp) = match old {
-                    Some(o) => (o.package.clone(), o.stamp),
-                    None => (None, self.next_stamp()),
-                };
                 tracing::debug!(upstream = connection, pkg.name = %pkg, "upstream metadata not modified");
-                (doc, CachedUpstream { fetched_at: now_epoch(), fetch_started: Some(started), package, stamp })
+                let entry = CachedUpstream {
+                    fetched_at: now_epoch(),
+                    fetch_started: Some(started),
+                    package: old.package.clone(),
+                    stamp: old.stamp,
+                    etag: old.etag.clone(),
+                };
+                self.upstream_cache.put(connection, pkg, Arc::new(entry));
+                return Ok(());
             }
             fetched => {
                 let (body, etag, content_type, from) = match fetched {
@@ -321,7 +334,7 @@ impl Engine {
                 };
                 let doc = UpstreamDoc {
                     fetched_at: now_epoch(),
-                    etag,
+                    etag: etag.clone(),
                     found: body.is_some(),
                     body,
                     content_type,
@@ -332,6 +345,7 @@ impl Engine {
                     fetch_started: Some(started),
                     package: parsed,
                     stamp: self.next_stamp(),
+                    etag,
                 };
                 (doc, entry)
             }

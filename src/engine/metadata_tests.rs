@@ -31,7 +31,7 @@ fn package(versions: usize, manifest_bytes: usize) -> UpstreamPackage {
 }
 
 fn entry(p: UpstreamPackage) -> Arc<CachedUpstream> {
-    Arc::new(CachedUpstream { fetched_at: 0.0, fetch_started: None, package: Some(Arc::new(p)), stamp: 1 })
+    Arc::new(CachedUpstream { fetched_at: 0.0, fetch_started: None, package: Some(Arc::new(p)), stamp: 1, etag: None })
 }
 
 #[test]

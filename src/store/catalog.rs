@@ -273,10 +273,11 @@ pub fn upstream_doc_header(
     connection: &str,
     p: &PackageId,
 ) -> Result<Option<UpstreamDoc>, StoreError> {
-    Ok(upstream_doc(tx, connection, p)?.map(|mut d| {
-        d.body = None;
-        d
-    }))
+    let Some(raw) = tx.get(Table::UpstreamMeta, &upstream_key(connection, p))? else {
+        return Ok(None);
+    };
+    let nl = raw.iter().position(|b| *b == b'\n').ok_or_else(|| StoreError::Corrupt("upstream doc".into()))?;
+    dec(&raw[..nl]).map(Some)
 }
 
 /// Stores an upstream document.

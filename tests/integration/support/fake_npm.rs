@@ -96,8 +96,10 @@ struct Shared {
 struct Inner {
     /// Packument documents by package name, with `{{UPSTREAM}}` placeholders.
     docs: HashMap<String, Value>,
-    /// Rendered bodies (placeholder substituted) by package name.
-    bodies: HashMap<String, Bytes>,
+    /// Rendered bodies (placeholder substituted) and their ETags by package name: the ETag is
+    /// computed once per change, as a registry keeps it (hashing a 20 MB document on every
+    /// conditional request would time the fake, not Depot).
+    bodies: HashMap<String, (Bytes, String)>,
     /// Tarballs added at runtime, by registry path without the leading slash.
     tarballs: HashMap<String, Bytes>,
     latency: Duration,
@@ -139,7 +141,7 @@ impl FakeNpm {
 
         let mut inner = Inner::default();
         for (name, (text, doc)) in docs {
-            inner.bodies.insert(name.clone(), Bytes::from(text.replace(PLACEHOLDER, &url)));
+            inner.bodies.insert(name.clone(), with_etag(Bytes::from(text.replace(PLACEHOLDER, &url))));
             inner.docs.insert(name, doc);
         }
         let shared = Arc::new(Shared { root, url, state: Mutex::new(inner) });
@@ -284,7 +286,7 @@ impl FakeNpm {
             tags.insert("latest".into(), json!(version));
         }
         let body = render(doc, url);
-        st.bodies.insert(name.to_string(), body);
+        st.bodies.insert(name.to_string(), with_etag(body));
     }
 
     /// Sets dist-tag `tag` of the existing package `name` to `version`. Panics if the
@@ -298,7 +300,7 @@ impl FakeNpm {
         };
         obj_field(doc, "dist-tags").insert(tag.to_string(), json!(version));
         let body = render(doc, url);
-        st.bodies.insert(name.to_string(), body);
+        st.bodies.insert(name.to_string(), with_etag(body));
     }
 }
 
@@ -409,11 +411,9 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     }
     if is_package_name(rest) {
         let body = lock(&shared.state).bodies.get(rest).cloned();
-        if let Some(body) = body {
+        if let Some((body, etag)) = body {
             // A strong ETag over the document, and 304 to a matching If-None-Match, as
             // registries answer conditional refreshes.
-            use sha1::Digest as _;
-            let etag = format!("\"{}\"", hex::encode(sha1::Sha1::digest(&body)));
             let inm = req.headers().get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok());
             if inm == Some(etag.as_str()) {
                 lock(&shared.state).not_modified += 1;
@@ -429,6 +429,13 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         }
     }
     not_found()
+}
+
+/// A document with its strong ETag.
+fn with_etag(body: Bytes) -> (Bytes, String) {
+    use sha1::Digest as _;
+    let etag = format!("\"{}\"", hex::encode(sha1::Sha1::digest(&body)));
+    (body, etag)
 }
 
 async fn serve_tarball(shared: &Shared, rest: &str) -> Response {
