@@ -89,10 +89,10 @@ fn default_retries() -> u32 {
     2
 }
 fn default_rate() -> f64 {
-    50.0
+    200.0
 }
 fn default_burst() -> u32 {
-    100
+    400
 }
 fn default_max_retry_after() -> u64 {
     60
