@@ -50,26 +50,7 @@ use support::{fake_npm, fake_pypi};
 fn main() -> ExitCode {
     let bench_mode = std::env::args().any(|a| a == "--bench");
     let timeout = Duration::from_secs(env_num("BENCH_TIMEOUT_SECS", 1800));
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("cold_install: cannot start a tokio runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let outcome = rt.block_on(async { tokio::time::timeout(timeout, bench(bench_mode)).await });
-    rt.shutdown_timeout(Duration::from_secs(5));
-    match outcome {
-        Ok(Ok(())) => ExitCode::SUCCESS,
-        Ok(Err(e)) => {
-            eprintln!("cold_install: FAILED: {e:#}");
-            ExitCode::FAILURE
-        }
-        Err(_) => {
-            eprintln!("cold_install: FAILED: did not finish within {timeout:?} (BENCH_TIMEOUT_SECS)");
-            ExitCode::FAILURE
-        }
-    }
+    common::run_main("cold_install", timeout, bench(bench_mode))
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]

@@ -1,9 +1,40 @@
-//! What both benchmarks need to run Depot: knobs from the environment, a free port, the
-//! `depot` binary of the bench's profile, where results go, and log tails for failures.
+//! What both benchmarks need to run Depot: their `main` (a runtime and a whole-run timeout),
+//! knobs from the environment, a free port, the `depot` binary of the bench's profile, where
+//! results go, and log tails for failures.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{ensure, Context as _, Result};
+
+/// Runs a benchmark to completion within `timeout` (`BENCH_TIMEOUT_SECS`), naming it in failures.
+pub fn run_main(
+    name: &str,
+    timeout: std::time::Duration,
+    bench: impl std::future::Future<Output = Result<()>>,
+) -> std::process::ExitCode {
+    use std::process::ExitCode;
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("{name}: cannot start a tokio runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = rt.block_on(async { tokio::time::timeout(timeout, bench).await });
+    // Children and temp dirs went with the bench's future (their guards kill and remove on drop).
+    rt.shutdown_timeout(std::time::Duration::from_secs(5));
+    match outcome {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(e)) => {
+            eprintln!("{name}: FAILED: {e:#}");
+            ExitCode::FAILURE
+        }
+        Err(_) => {
+            eprintln!("{name}: FAILED: did not finish within {timeout:?} (BENCH_TIMEOUT_SECS)");
+            ExitCode::FAILURE
+        }
+    }
+}
 
 /// An environment knob, `default` when unset or unparsable.
 pub fn env_num<T: std::str::FromStr>(key: &str, default: T) -> T {

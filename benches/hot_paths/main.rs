@@ -70,27 +70,7 @@ fn main() -> ExitCode {
         };
     }
     let timeout = Duration::from_secs(env_num("BENCH_TIMEOUT_SECS", 3600));
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("hot_paths: cannot start a tokio runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let outcome = rt.block_on(async { tokio::time::timeout(timeout, bench(mode)).await });
-    // Children and temp dirs went with `bench`'s future (their guards kill and remove on drop).
-    rt.shutdown_timeout(Duration::from_secs(5));
-    match outcome {
-        Ok(Ok(())) => ExitCode::SUCCESS,
-        Ok(Err(e)) => {
-            eprintln!("hot_paths: FAILED: {e:#}");
-            ExitCode::FAILURE
-        }
-        Err(_) => {
-            eprintln!("hot_paths: FAILED: did not finish within {timeout:?} (BENCH_TIMEOUT_SECS)");
-            ExitCode::FAILURE
-        }
-    }
+    common::run_main("hot_paths", timeout, bench(mode))
 }
 
 fn load_for(mode: Mode) -> Result<Load> {

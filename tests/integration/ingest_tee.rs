@@ -74,15 +74,7 @@ async fn send_tarball(State(s): State<Arc<Slow>>) -> Response {
 
 /// A tarball of some 256 KiB that gzip cannot shrink.
 fn big_tarball() -> Vec<u8> {
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    let noise: Vec<u8> = (0..256 * 1024)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect();
+    let noise = crate::support::noise(256 * 1024);
     make_tarball("slowpkg", "1.0.0", &[("noise.bin", &noise)])
 }
 

@@ -9,30 +9,8 @@ use crate::model::{PackageFormat, PackageName, PackageVersionStatus};
 
 /// The rendering before manifests were streamed: the whole document as one tree.
 fn one_tree(endpoint: &str, view: &PackageView, abbreviated: bool) -> Vec<u8> {
-    fn manifest(endpoint: &str, pkg: &PackageId, v: &ViewVersion, abbreviated: bool) -> Value {
-        let src = v.metadata.value().as_object().cloned().unwrap_or_default();
-        let mut m = Map::new();
-        if abbreviated {
-            for k in ABBREVIATED {
-                if let Some(val) = src.get(k) {
-                    m.insert(k.to_string(), val.clone());
-                }
-            }
-            let scripts = src.get("scripts").and_then(Value::as_object);
-            if scripts.is_some_and(|s| {
-                s.contains_key("install") || s.contains_key("preinstall") || s.contains_key("postinstall")
-            }) {
-                m.insert("hasInstallScript".into(), Value::Bool(true));
-            }
-        } else {
-            m = src.clone();
-            m.insert("_id".into(), Value::String(format!("{}@{}", full_name(pkg), v.version)));
-        }
-        m.insert("name".into(), Value::String(full_name(pkg)));
-        m.insert("version".into(), Value::String(v.version.to_string()));
-        m.insert("dist".into(), dist(endpoint, pkg, v, src.get("dist")));
-        Value::Object(m)
-    }
+    // Each version's manifest is `wire::manifest`'s: what changed is how the document around
+    // them is assembled and written.
     let name = full_name(&view.package);
     let mut versions = Map::new();
     let mut time = Map::new();

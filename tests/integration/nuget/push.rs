@@ -252,15 +252,7 @@ async fn nuget_exe_pushes_a_large_package_through_the_basic_challenge() {
     let (depot, aws, token, endpoint) = start(|b| b).await;
     let nuget = NuGet::new(&endpoint);
     nuget.sources_add(&token).await;
-    let mut x = 0x9e37_79b9_7f4a_7c15u64;
-    let noise: Vec<u8> = (0..24 * 1024 * 1024)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect();
+    let noise = crate::support::noise(24 * 1024 * 1024);
     let file = Nupkg::new("Acme.Large", "1.0.0").file("content/noise.bin", noise).write_to(&depot.scratch("pkgs"));
     let out = nuget.push(&file, "k").await;
     assert!(out.status.success(), "{}\n{}", output_text(&out), depot.log_tail(20));

@@ -69,6 +69,19 @@ pub async fn app_and_store(
     (fake, depot, aws)
 }
 
+/// `len` bytes that gzip and deflate cannot shrink (xorshift), for files that must stay large.
+pub fn noise(len: usize) -> Vec<u8> {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
 /// The shared fixtures directory.
 pub fn fixtures() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures")
