@@ -255,16 +255,7 @@ fn upstream_key(connection: &str, p: &PackageId) -> Vec<u8> {
 
 /// The cached upstream document of a package, if any.
 pub fn upstream_doc(tx: &dyn ReadTxn, connection: &str, p: &PackageId) -> Result<Option<UpstreamDoc>, StoreError> {
-    let Some(raw) = tx.get(Table::UpstreamMeta, &upstream_key(connection, p))? else {
-        return Ok(None);
-    };
-    // Header JSON, a newline, then the raw body: large documents are not re-encoded.
-    let nl = raw.iter().position(|b| *b == b'\n').ok_or_else(|| StoreError::Corrupt("upstream doc".into()))?;
-    let mut doc: UpstreamDoc = dec(&raw[..nl])?;
-    if doc.found {
-        doc.body = Some(bytes::Bytes::copy_from_slice(&raw[nl + 1..]));
-    }
-    Ok(Some(doc))
+    read_upstream_doc(tx, connection, p, true)
 }
 
 /// The header of a cached upstream document (fetch time, ETag), without its body.
@@ -273,11 +264,25 @@ pub fn upstream_doc_header(
     connection: &str,
     p: &PackageId,
 ) -> Result<Option<UpstreamDoc>, StoreError> {
+    read_upstream_doc(tx, connection, p, false)
+}
+
+fn read_upstream_doc(
+    tx: &dyn ReadTxn,
+    connection: &str,
+    p: &PackageId,
+    with_body: bool,
+) -> Result<Option<UpstreamDoc>, StoreError> {
     let Some(raw) = tx.get(Table::UpstreamMeta, &upstream_key(connection, p))? else {
         return Ok(None);
     };
+    // Header JSON, a newline, then the raw body: large documents are not re-encoded.
     let nl = raw.iter().position(|b| *b == b'\n').ok_or_else(|| StoreError::Corrupt("upstream doc".into()))?;
-    dec(&raw[..nl]).map(Some)
+    let mut doc: UpstreamDoc = dec(&raw[..nl])?;
+    if with_body && doc.found {
+        doc.body = Some(bytes::Bytes::copy_from_slice(&raw[nl + 1..]));
+    }
+    Ok(Some(doc))
 }
 
 /// Stores an upstream document.
