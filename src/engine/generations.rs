@@ -7,7 +7,7 @@
 //! other a spurious rebuild; a write is never missed, because every bump stores a value the
 //! slot never held before (one global counter).
 
-use std::hash::{Hash, Hasher};
+use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::model::PackageId;
@@ -36,10 +36,8 @@ impl Default for Generations {
 impl Generations {
     fn slot(&self, domain: &str, p: &PackageId) -> &AtomicU64 {
         // A fixed-key hasher: slots only need spreading, and nothing outside the process sees them.
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        domain.hash(&mut h);
-        p.hash(&mut h);
-        &self.packages[(h.finish() as usize) & (SLOTS - 1)]
+        let h = foldhash::fast::FixedState::default().hash_one((domain, p));
+        &self.packages[(h as usize) & (SLOTS - 1)]
     }
 
     /// A value no counter held before (stamps of upstream entries share the sequence).

@@ -3,7 +3,7 @@
 //! (the repository, then its upstreams depth-first in priority order, each once, at most 25),
 //! cached per graph generation.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use super::domains::repo_missing;
@@ -29,7 +29,7 @@ pub(super) struct GraphCache {
 }
 
 /// domain → repository → (generation, value): looked up by `&str`, so a hit copies no name.
-type ByRepository<V> = HashMap<String, HashMap<String, (u64, V)>>;
+type ByRepository<V> = foldhash::HashMap<String, foldhash::HashMap<String, (u64, V)>>;
 
 fn cached<V: Clone>(map: &Mutex<ByRepository<V>>, d: &DomainName, r: &RepositoryName, gen: u64) -> Option<V> {
     match map.lock().expect("graph cache").get(d.as_str()).and_then(|m| m.get(r.as_str())) {

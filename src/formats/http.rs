@@ -10,6 +10,13 @@ use std::sync::Arc;
 use crate::engine::{AssetBody, BlobBytes, Engine, EngineError, Located, Rendered, RepoCtx, UpstreamFailure};
 use crate::model::{AssetName, PackageId, Version};
 
+/// A handler's request as method, headers and body: taken from the request itself, where
+/// axum's `HeaderMap` extractor would copy every header.
+pub(crate) fn split(req: axum::extract::Request) -> (axum::http::Method, HeaderMap, Body) {
+    let (parts, body) = req.into_parts();
+    (parts.method, parts.headers, body)
+}
+
 /// A JSON body.
 pub(crate) fn json_response(body: Vec<u8>) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()

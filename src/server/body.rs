@@ -10,9 +10,8 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use tokio::time::{Instant, Sleep};
@@ -104,12 +103,17 @@ impl http_body::Body for Timed {
     }
 }
 
-/// Middleware: times the request body, and answers 408 (closing the connection) when it was cut.
-pub(super) async fn timed_body(State(limits): State<TransportLimits>, req: Request, next: Next) -> Response {
-    // Most requests (every GET) have no body: nothing to time, nothing to allocate.
-    if http_body::Body::is_end_stream(req.body()) {
-        return next.run(req).await;
+/// Whether a timed body was cut.
+pub(super) struct Cut(Arc<AtomicBool>);
+
+impl Cut {
+    pub(super) fn is_cut(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
     }
+}
+
+/// Puts the request body on the clock.
+pub(super) fn timed(req: Request, limits: TransportLimits) -> (Request, Cut) {
     let cut = Arc::new(AtomicBool::new(false));
     let now = Instant::now();
     let req = req.map(|inner| {
@@ -123,10 +127,12 @@ pub(super) async fn timed_body(State(limits): State<TransportLimits>, req: Reque
             cut: cut.clone(),
         })
     });
-    let resp = next.run(req).await;
-    if !cut.load(Ordering::Relaxed) {
-        return resp;
-    }
+    (req, Cut(cut))
+}
+
+/// The answer to a request whose body was cut, whatever its handler answered: 408, and the
+/// connection closes.
+pub(super) fn cut_response() -> Response {
     let msg =
         "request body too slow: send it without pauses (server.body_timeout_secs, server.min_body_rate_bytes_per_sec)";
     let mut resp =

@@ -16,12 +16,11 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::{Request, Response};
-use axum::Router;
 use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::Notify;
-use tower::ServiceExt;
 
+use super::front::App;
 use crate::config::TransportLimits;
 
 /// "Not set" for the millisecond clocks below.
@@ -177,7 +176,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Watched<T> {
 /// body is done.
 #[derive(Clone)]
 pub(super) struct ConnService {
-    pub(super) app: Router,
+    pub(super) app: Arc<App>,
     pub(super) state: Arc<ConnState>,
 }
 
@@ -190,9 +189,9 @@ impl hyper::service::Service<Request<hyper::body::Incoming>> for ConnService {
 
     fn call(&self, req: Request<hyper::body::Incoming>) -> Self::Future {
         let guard = self.state.begin_request();
-        let fut = self.app.clone().oneshot(req.map(Body::new));
+        let app = self.app.clone();
         Box::pin(async move {
-            let resp = fut.await?;
+            let resp = app.handle(req.map(Body::new)).await;
             Ok(resp.map(|b| Body::new(Guarded { inner: b, _guard: guard })))
         })
     }

@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::Router;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
@@ -13,6 +12,7 @@ use tokio::sync::{watch, Semaphore};
 use tokio_util::task::TaskTracker;
 
 use super::conn::{tick, ConnService, ConnState, Watched};
+use super::front::App;
 use crate::config::TransportLimits;
 
 /// File descriptors kept for everything but client sockets: the metadata store, upstream
@@ -95,7 +95,7 @@ impl ErrorLog {
 /// Serves `app` on `listener` until `stop` turns true, then gives connections `grace`.
 pub(super) async fn serve(
     listener: TcpListener,
-    app: Router,
+    app: Arc<App>,
     limits: TransportLimits,
     max_connections: usize,
     mut stop: watch::Receiver<bool>,

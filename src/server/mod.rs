@@ -12,15 +12,11 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::error_handling::HandleErrorLayer;
-use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
-use axum::middleware;
-use axum::response::IntoResponse;
 use axum::routing::get;
-use axum::{BoxError, Router};
+use axum::Router;
 use tokio::net::TcpListener;
-use tower::ServiceBuilder;
+use tokio::sync::Semaphore;
 
 use crate::api::{self, ApiState};
 use crate::engine::{Engine, Format};
@@ -37,7 +33,7 @@ pub fn formats() -> Vec<Arc<dyn Format>> {
 }
 
 /// The whole HTTP application for `engine` on a listener bound to `bound`.
-pub fn app(engine: Arc<Engine>, bound: std::net::SocketAddr) -> Router {
+fn app(engine: Arc<Engine>, bound: std::net::SocketAddr) -> Arc<front::App> {
     let cfg = engine.config().clone();
     let fstate = FormatState { engine: engine.clone(), anonymous_reads: cfg.anonymous_reads(bound) };
     let router = Router::new()
@@ -55,29 +51,13 @@ pub fn app(engine: Arc<Engine>, bound: std::net::SocketAddr) -> Router {
         body_timeout: Duration::from_secs(10),
         min_body_rate: 0,
     });
-    // Outermost first: span, Host check (URLs are built from it), failure line (`front`); shed
-    // load beyond the concurrency limit with a clear 503 instead of queueing without bound;
-    // time the body (a stalled one is cut and answered 408, freeing its slot); cap its size.
-    router.layer(
-        ServiceBuilder::new()
-            .layer(middleware::from_fn_with_state(host::HostCheck { engine: engine.clone(), bound }, front::front))
-            .layer(HandleErrorLayer::new(|e: BoxError| async move {
-                tracing::warn!(error = %e, "request shed");
-                (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    axum::Json(
-                        serde_json::json!({ "error": "server busy, try again", "message": "server busy, try again" }),
-                    ),
-                )
-                    .into_response()
-            }))
-            .load_shed()
-            // Global: `Router::layer` builds the stack once per route, and a plain
-            // `concurrency_limit` would give every route its own semaphore.
-            .layer(tower::limit::GlobalConcurrencyLimitLayer::new(cfg.server.max_concurrent_requests))
-            .layer(middleware::from_fn_with_state(limits, body::timed_body))
-            .layer(DefaultBodyLimit::max(cfg.server.max_body_bytes)),
-    )
+    Arc::new(front::App {
+        router,
+        host: host::HostCheck { engine, bound },
+        limits,
+        slots: Arc::new(Semaphore::new(cfg.server.max_concurrent_requests)),
+        max_body_bytes: cfg.server.max_body_bytes,
+    })
 }
 
 /// Serves until `shutdown` completes, then lets in-flight requests finish (bounded).

@@ -2,7 +2,6 @@
 //! checksum side files, and the artifact-level `maven-metadata.xml` merged across the
 //! repository's search order. Handlers decode, make one engine call, and encode.
 
-use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -29,11 +28,10 @@ pub(super) const LAST_UPDATED: &[time::format_description::FormatItem<'static>] 
 
 async fn handle(
     State(st): State<FormatState>,
-    method: Method,
     Path((domain_owner, repo, rest)): Path<(String, String, String)>,
-    headers: HeaderMap,
-    body: Body,
+    req: axum::extract::Request,
 ) -> Response {
+    let (method, headers, body) = crate::formats::http::split(req);
     if !matches!(method, Method::GET | Method::HEAD | Method::PUT) {
         return text(StatusCode::METHOD_NOT_ALLOWED, "only GET, HEAD and PUT are supported on this repository");
     }

@@ -39,11 +39,10 @@ type Result<T> = std::result::Result<T, NpmError>;
 
 async fn handle(
     State(st): State<FormatState>,
-    method: Method,
     Path((domain_owner, repo, rest)): Path<(String, String, String)>,
-    headers: HeaderMap,
-    body: Body,
+    req: axum::extract::Request,
 ) -> Response {
+    let (method, headers, body) = crate::formats::http::split(req);
     let mut path = classify(&rest);
     // npm names its command in every request; some commands only read, so the path alone
     // cannot tell that CodeArtifact does not support them.

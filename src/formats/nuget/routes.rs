@@ -34,12 +34,11 @@ const HIVES: [(&str, &str); 3] = [
 
 async fn handle(
     State(st): State<FormatState>,
-    method: Method,
     Path((domain_owner, repo, rest)): Path<(String, String, String)>,
     RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    body: axum::body::Body,
+    req: axum::extract::Request,
 ) -> Response {
+    let (method, headers, body) = crate::formats::http::split(req);
     if super::push::is_publish_path(&rest) && !matches!(method, Method::GET | Method::HEAD) {
         return super::push::handle(&st, &method, &domain_owner, &repo, &rest, &headers, body).await;
     }

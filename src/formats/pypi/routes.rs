@@ -1,7 +1,6 @@
 //! The PyPI routes under `<endpoint>` = `/<domain>-<owner>/pypi/<repo>/`. Handlers decode,
 //! make one engine call, and encode.
 
-use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -65,11 +64,10 @@ fn classify(rest: &str) -> PypiPath<'_> {
 /// `POST <endpoint>`: twine's uploads, and pip search's XML-RPC.
 async fn root(
     State(st): State<FormatState>,
-    method: Method,
     Path((domain_owner, repo)): Path<(String, String)>,
-    headers: HeaderMap,
-    body: Body,
+    req: axum::extract::Request,
 ) -> Response {
+    let (method, headers, body) = crate::formats::http::split(req);
     let xml = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|c| c.contains("xml"));
     if method == Method::POST && xml {
         return xmlrpc_fault();
@@ -102,11 +100,10 @@ fn xmlrpc_fault() -> Response {
 
 async fn handle(
     State(st): State<FormatState>,
-    method: Method,
     Path((domain_owner, repo, rest)): Path<(String, String, String)>,
-    headers: HeaderMap,
-    _body: Body,
+    req: axum::extract::Request,
 ) -> Response {
+    let (method, headers, _body) = crate::formats::http::split(req);
     if !matches!(method, Method::GET | Method::HEAD) {
         return text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
     }
