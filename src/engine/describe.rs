@@ -110,7 +110,7 @@ impl Engine {
         let Some(blob) = self.blobs.open(&asset.sha256).await? else {
             return Err(self.missing_blob(&ctx.domain, pkg, v, &asset));
         };
-        let body = AssetBody { size: blob.size, sha256: asset.sha256.hex(), bytes: blob.bytes };
+        let body = AssetBody { size: blob.size, sha256: Some(asset.sha256), bytes: blob.bytes };
         Ok(StoredAsset { version: rec, asset, body })
     }
 }

@@ -75,6 +75,6 @@ impl Engine {
             .and_then(|a| a.attributes.core_metadata)
             .ok_or_else(missing)?;
         let body = self.blobs.open(&sha).await?.ok_or_else(missing)?;
-        Ok(AssetBody { size: body.size, sha256: sha.hex(), bytes: body.bytes })
+        Ok(AssetBody { size: body.size, sha256: Some(sha), bytes: body.bytes })
     }
 }

@@ -33,8 +33,9 @@ pub enum Located {
 pub struct AssetBody {
     /// Size in bytes.
     pub size: u64,
-    /// SHA-256 (used as a strong ETag: the bytes never change).
-    pub sha256: String,
+    /// SHA-256 (a strong ETag: the bytes never change); `None` for a file still arriving
+    /// from the upstream without a declared one.
+    pub sha256: Option<crate::model::Sha256>,
     /// The bytes.
     pub bytes: BlobBytes,
 }
@@ -226,7 +227,7 @@ impl Engine {
     /// Opens a file found by [`Engine::asset_digest`].
     pub async fn open_asset(&self, ctx: &RepoCtx, pkg: &PackageId, v: &Version, a: &Asset) -> Result<AssetBody> {
         if let Some(b) = self.hot_blobs.get(&a.sha256) {
-            return Ok(AssetBody { size: b.len() as u64, sha256: a.sha256.hex(), bytes: BlobBytes::Whole(b) });
+            return Ok(AssetBody { size: b.len() as u64, sha256: Some(a.sha256), bytes: BlobBytes::Whole(b) });
         }
         let Some(body) = self.blobs.open(&a.sha256).await? else {
             return Err(self.missing_blob(&ctx.domain, pkg, v, a));
@@ -234,7 +235,7 @@ impl Engine {
         if let BlobBytes::Whole(b) = &body.bytes {
             self.hot_blobs.offer(&a.sha256, b);
         }
-        Ok(AssetBody { size: body.size, sha256: a.sha256.hex(), bytes: body.bytes })
+        Ok(AssetBody { size: body.size, sha256: Some(a.sha256), bytes: body.bytes })
     }
 
     /// The stored record of one file of `pkg@v`, resolving (and ingesting) the version, and

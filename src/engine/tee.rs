@@ -25,7 +25,7 @@ use bytes::Bytes;
 use tokio::sync::{watch, Notify};
 
 use super::packages::AssetBody;
-use crate::model::AssetName;
+use crate::model::{AssetName, Sha256};
 use crate::store::blobs::BlobBytes;
 
 /// Files larger than this are not teed: their clients wait for the stored file.
@@ -207,7 +207,7 @@ impl Tee {
     /// A reader from the first byte: chunks as they arrive, the last byte once verified.
     fn body(self: Arc<Self>) -> AssetBody {
         let rx = self.changed.subscribe();
-        let (size, sha256) = (self.len, self.sha256.clone().unwrap_or_default());
+        let (size, sha256) = (self.len, self.sha256.as_deref().and_then(|h| Sha256::from_hex(h).ok()));
         // State: the chunk being read, the offset in it, the bytes sent; `None` once ended.
         let start = Some((self, rx, 0usize, 0usize, 0u64));
         let stream = futures::stream::unfold(start, |state| async move {

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 
 use crate::engine::{AssetBody, BlobBytes, Engine, EngineError, Located, Rendered, RepoCtx, UpstreamFailure};
-use crate::model::{AssetName, PackageId, Version};
+use crate::model::{AssetName, PackageId, Sha256, Version};
 
 /// A handler's request as method, headers and body: taken from the request itself, where
 /// axum's `HeaderMap` extractor would copy every header.
@@ -64,12 +64,30 @@ pub(crate) fn send_rendered(doc: &Rendered, content_type: &'static str, headers:
     resp
 }
 
+/// `"<hex digest>"`, built on the stack: a download formats nothing.
+fn digest_etag(sha: &Sha256) -> HeaderValue {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut buf = [b'"'; 66];
+    for (i, b) in sha.bytes().iter().enumerate() {
+        buf[1 + 2 * i] = HEX[usize::from(b >> 4)];
+        buf[2 + 2 * i] = HEX[usize::from(b & 15)];
+    }
+    // Quotes and hex digits are always a valid header value.
+    HeaderValue::from_bytes(&buf).unwrap_or_else(|_| HeaderValue::from_static("\"\""))
+}
+
+/// Whether `If-None-Match` names this ETag.
+fn etag_matches(headers: &HeaderMap, etag: &HeaderValue) -> bool {
+    etag.to_str().is_ok_and(|e| not_modified(headers, e))
+}
+
 /// Streams a stored asset: the bytes under a digest never change, so its SHA-256 is a strong
 /// ETag and clients may cache it for good.
 pub(crate) fn send_blob(body: AssetBody, content_type: &'static str, headers: &HeaderMap) -> Response {
-    let etag = format!("\"{}\"", body.sha256);
-    if not_modified(headers, &etag) {
-        return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
+    // A file still arriving from the upstream (engine's tee) may have no SHA-256 yet: no ETag.
+    let etag = body.sha256.as_ref().map(digest_etag);
+    if let Some(e) = etag.as_ref().filter(|e| etag_matches(headers, e)) {
+        return (StatusCode::NOT_MODIFIED, [(header::ETAG, e.clone())]).into_response();
     }
     // A whole small file goes out as one buffer (headers and body in one write); a stream as
     // it is read.
@@ -80,9 +98,8 @@ pub(crate) fn send_blob(body: AssetBody, content_type: &'static str, headers: &H
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(body.size));
-    // A file still arriving from the upstream (engine's tee) has no SHA-256 yet: no ETag.
-    if let Some(v) = HeaderValue::from_str(&etag).ok().filter(|_| !body.sha256.is_empty()) {
-        h.insert(header::ETAG, v);
+    if let Some(e) = etag {
+        h.insert(header::ETAG, e);
     }
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=31536000, immutable"));
     resp
@@ -104,8 +121,8 @@ pub(crate) async fn serve_asset(
         Located::Stored(v, a) => (v, a),
         Located::Teed(body) => return Ok(send_blob(body, content_type, headers)),
     };
-    let etag = format!("\"{}\"", a.sha256.hex());
-    if not_modified(headers, &etag) {
+    let etag = digest_etag(&a.sha256);
+    if etag_matches(headers, &etag) {
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
     }
     let body = engine.open_asset(ctx, pkg, &v, &a).await?;
