@@ -55,6 +55,12 @@ impl Generations {
         self.slot(domain, p).store(n, Ordering::Release);
     }
 
+    /// Moves with every change any counter records, and with every new upstream entry: while
+    /// it stands still, every stamped answer stays what it was.
+    pub(super) fn world(&self) -> u64 {
+        self.next.load(Ordering::Acquire)
+    }
+
     pub(super) fn graph(&self) -> u64 {
         self.graph.load(Ordering::Acquire)
     }

@@ -167,6 +167,13 @@ impl Engine {
         self.start_gc();
     }
 
+    /// A counter that moves with every change to what Depot serves (see `Generations::world`):
+    /// an answer made while it read `n` is still right while it reads `n`, as long as the
+    /// answer's upstream documents are fresh.
+    pub fn world(&self) -> u64 {
+        self.gens.world()
+    }
+
     /// The configuration in force.
     pub fn config(&self) -> &Config {
         &self.cfg

@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use super::error::{EngineError, Result};
 use super::metadata::{CachedUpstream, Freshness};
@@ -62,6 +63,9 @@ pub struct ViewInputs {
     upstream: Vec<Option<Arc<CachedUpstream>>>,
     /// Identifies these inputs: equal stamps mean an equal view.
     pub stamp: u64,
+    /// When the oldest upstream answer among them is due for a refresh (`None`: no upstream
+    /// answer; already past when one could not be had).
+    pub fresh_until: Option<Instant>,
 }
 
 impl Engine {
@@ -91,7 +95,18 @@ impl Engine {
             repo.name.hash(&mut h);
             c.as_ref().map(|c| c.stamp).hash(&mut h);
         }
-        let inputs = ViewInputs { order, upstream, stamp: h.finish() };
+        let max_age = self.cfg.cache.max_age(pkg.format).as_secs_f64();
+        let (now, now_epoch) = (Instant::now(), crate::model::now_epoch());
+        let fresh_until = if first_err.is_some() {
+            Some(now)
+        } else {
+            upstream
+                .iter()
+                .flatten()
+                .map(|c| now + Duration::from_secs_f64((c.fetched_at + max_age - now_epoch).max(0.0)))
+                .min()
+        };
+        let inputs = ViewInputs { order, upstream, stamp: h.finish(), fresh_until };
         if let Some(e) = first_err {
             // Serve what Depot has; fail only when it has nothing for this package.
             let has_any = inputs.upstream.iter().flatten().any(|c| c.package.is_some())

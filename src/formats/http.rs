@@ -7,8 +7,10 @@ use axum::response::{IntoResponse, Response};
 
 use std::sync::Arc;
 
-use crate::engine::{AssetBody, BlobBytes, Engine, EngineError, Located, Rendered, RepoCtx, UpstreamFailure};
-use crate::model::{AssetName, PackageId, Sha256, Version};
+use crate::engine::{
+    AssetBody, BlobBytes, Engine, EngineError, Located, Rendered, RepoCtx, UpstreamFailure, ViewInputs,
+};
+use crate::model::{AssetName, DomainName, PackageId, Sha256, Version};
 
 /// A handler's request as method, headers and body: taken from the request itself, where
 /// axum's `HeaderMap` extractor would copy every header.
@@ -61,6 +63,31 @@ pub(crate) fn send_rendered(doc: &Rendered, content_type: &'static str, headers:
     h.insert(header::ETAG, etag);
     h.insert(header::VARY, HeaderValue::from_static("Accept, Accept-Encoding"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    resp
+}
+
+/// What a response made from a package view tells the server's warm answers (`server::warm`):
+/// the same request may be answered from `doc` until anything changes or `fresh_until`.
+#[derive(Clone)]
+pub(crate) struct WarmHint {
+    pub(crate) doc: Arc<Rendered>,
+    pub(crate) content_type: &'static str,
+    pub(crate) fresh_until: Option<std::time::Instant>,
+    /// Whose tokens the request needs (checked again on every answer).
+    pub(crate) domain: DomainName,
+}
+
+/// [`send_rendered`] for a document made from a package view, marked as a warm answer.
+pub(crate) fn send_view(
+    doc: Arc<Rendered>,
+    content_type: &'static str,
+    headers: &HeaderMap,
+    ctx: &RepoCtx,
+    inputs: &ViewInputs,
+) -> Response {
+    let mut resp = send_rendered(&doc, content_type, headers);
+    let hint = WarmHint { doc, content_type, fresh_until: inputs.fresh_until, domain: ctx.domain.clone() };
+    resp.extensions_mut().insert(hint);
     resp
 }
 

@@ -61,18 +61,25 @@ pub(crate) fn authorize(
             format!("Repository {repo} does not exist"),
         )
     })?;
-    match request_token(headers) {
-        Some(t) => {
-            engine.auth().verify(&t, &d)?;
-        }
-        None if access == Access::Read && anonymous_reads => {}
-        None => {
-            return Err(EngineError::Unauthorized(
-                "this request needs an authorization token (aws codeartifact get-authorization-token)".into(),
-            ))
-        }
-    }
+    check_token(engine, &d, headers, access, anonymous_reads)?;
     engine.repo_ctx(&d, Some(&o), &r)
+}
+
+/// Whether the request's token (or, for a read, its lack of one) lets it into `domain`.
+pub(crate) fn check_token(
+    engine: &Engine,
+    domain: &DomainName,
+    headers: &HeaderMap,
+    access: Access,
+    anonymous_reads: bool,
+) -> Result<(), EngineError> {
+    match request_token(headers) {
+        Some(t) => engine.auth().verify(&t, domain).map(|_| ()),
+        None if access == Access::Read && anonymous_reads => Ok(()),
+        None => Err(EngineError::Unauthorized(
+            "this request needs an authorization token (aws codeartifact get-authorization-token)".into(),
+        )),
+    }
 }
 
 /// The public base URL for this request (see [`Engine::public_base`]).

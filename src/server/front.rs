@@ -1,6 +1,8 @@
 //! What every request passes before the router, in one place and one future: its span, the
 //! Host check (`host`), a request slot (or 503), the request-body clock (`body`, 408 when cut)
-//! and size limit, one warning line for a failed answer (5xx), and the access line at debug.
+//! and size limit, one warning line for a failed answer (5xx), and the access line at debug. A
+//! repeated request for a document made from a package view is answered by `warm` when
+//! nothing has changed since.
 //!
 //! One hand-written step instead of a tower stack: the stack (two `from_fn` middlewares,
 //! `HandleError`, `LoadShed`, a global concurrency limit, a body-limit layer, each applied to
@@ -24,7 +26,9 @@ use tracing::Instrument;
 
 use super::body;
 use super::host::{self, HostCheck};
+use super::warm::WarmAnswers;
 use crate::config::TransportLimits;
+use crate::formats::http::WarmHint;
 
 /// The application as a connection calls it.
 pub(crate) struct App {
@@ -34,6 +38,7 @@ pub(crate) struct App {
     /// Requests in progress beyond this are shed with a 503 instead of queueing without bound.
     pub(super) slots: Arc<Semaphore>,
     pub(super) max_body_bytes: usize,
+    pub(super) warm: WarmAnswers,
 }
 
 impl App {
@@ -53,7 +58,7 @@ impl App {
         let started = Instant::now();
         // Shared bytes, not copies: kept for the failure line.
         let (method, uri) = (req.method().clone(), req.uri().clone());
-        let resp = self.admitted(req).instrument(span.clone()).await;
+        let resp = self.answer(req).instrument(span.clone()).await;
         let (status, ms) = (resp.status().as_u16(), started.elapsed().as_millis() as u64);
         if resp.status().is_server_error() {
             tracing::warn!(%method, path = uri.path(), status, ms, "request failed");
@@ -61,6 +66,22 @@ impl App {
         if !span.is_disabled() {
             // The access log, at debug.
             span.in_scope(|| tracing::debug!(status, ms, "finished processing request"));
+        }
+        resp
+    }
+
+    /// A warm answer, else the router's (remembered when it is one to keep).
+    async fn answer(&self, req: Request) -> Response {
+        let Some(key) = self.warm.key(&req) else { return self.admitted(req).await };
+        let engine = &self.host.engine;
+        if let Some(resp) = self.warm.answer(engine, &key, req.headers()) {
+            return resp;
+        }
+        // Read before anything the answer is made from.
+        let world = engine.world();
+        let mut resp = self.admitted(req).await;
+        if let Some(hint) = resp.extensions_mut().remove::<WarmHint>() {
+            self.warm.remember(key, world, hint);
         }
         resp
     }

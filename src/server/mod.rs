@@ -7,6 +7,7 @@ mod conn;
 mod front;
 mod host;
 mod listener;
+mod warm;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -57,6 +58,8 @@ fn app(engine: Arc<Engine>, bound: std::net::SocketAddr) -> Arc<front::App> {
         limits,
         slots: Arc::new(Semaphore::new(cfg.server.max_concurrent_requests)),
         max_body_bytes: cfg.server.max_body_bytes,
+        // Half the rendered budget: the documents are the rendered cache's own, shared.
+        warm: warm::WarmAnswers::new(cfg.cache.rendered_max_bytes / 2, cfg.anonymous_reads(bound)),
     })
 }
 

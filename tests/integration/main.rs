@@ -24,4 +24,5 @@ mod pypi;
 mod transport;
 mod upstream;
 mod walkthrough;
+mod warm_answers;
 mod wire;

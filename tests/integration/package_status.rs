@@ -21,7 +21,7 @@ fn args<'a>(op: &'a str, format: &'a str, pkg: &'a str, extra: &[&'a str]) -> Ve
 }
 
 /// An npm publish by HTTP with a token; returns the status.
-async fn raw_publish(endpoint: &str, token: &str, name: &str, version: &str) -> u16 {
+pub(crate) async fn raw_publish(endpoint: &str, token: &str, name: &str, version: &str) -> u16 {
     use base64::Engine as _;
     let tgz = crate::support::fake_npm::make_tarball(name, version, &[]);
     let body = json!({

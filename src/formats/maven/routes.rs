@@ -13,7 +13,7 @@ use time::format_description::well_known::Rfc3339;
 use super::coords::{self, MavenPath};
 use super::errors::{text, MavenError};
 use super::{snapshot_serve, version, xml};
-use crate::formats::http::{send_rendered, serve_asset, without_body};
+use crate::formats::http::{send_view, serve_asset, without_body};
 use crate::formats::{authorize, Access, FormatState};
 use crate::model::{Asset, PackageId};
 
@@ -145,6 +145,6 @@ async fn metadata(
     })?;
     Ok(match checksum {
         Some(kind) => checksum_response(&digest_hex(kind, &doc.body)),
-        None => send_rendered(&doc, "text/xml", headers),
+        None => send_view(doc, "text/xml", headers, ctx, &inputs),
     })
 }

@@ -14,7 +14,7 @@ use super::names::{classify, NpmPath};
 use super::tags::DistTag;
 use super::wire::{self, PutBody};
 use crate::engine::{EngineError, RepoCtx};
-use crate::formats::http::{json_response, negotiate, send_rendered, serve_asset, without_body};
+use crate::formats::http::{json_response, negotiate, send_view, serve_asset, without_body};
 use crate::formats::{authorize, public_base, Access, FormatState};
 use crate::model::{AssetName, PackageFormat, PackageId, Version};
 
@@ -115,7 +115,7 @@ async fn packument(st: &FormatState, ctx: &RepoCtx, p: &PackageId, headers: &Hea
         Ok(wire::packument(&endpoint(st, ctx, headers), &view, abbreviated))
     })?;
     let ct = if abbreviated { ABBREVIATED } else { FULL };
-    Ok(send_rendered(&doc, ct, headers))
+    Ok(send_view(doc, ct, headers, ctx, &inputs))
 }
 
 async fn version(st: &FormatState, ctx: &RepoCtx, p: &PackageId, v: &str, headers: &HeaderMap) -> Result<Response> {

@@ -14,7 +14,7 @@ use super::errors::{text, NugetError};
 use super::registration::{self, Hive};
 use super::upstream::{nupkg_name, package_id, stored_version};
 use crate::engine::{EngineError, Rendered, RepoCtx};
-use crate::formats::http::{send_blob, send_rendered, serve_asset, without_body};
+use crate::formats::http::{send_blob, send_rendered, send_view, serve_asset, without_body};
 use crate::formats::{authorize, public_base, Access, FormatState};
 use crate::model::{PackageFormat, PackageId};
 
@@ -115,7 +115,7 @@ async fn flat_index(st: &FormatState, ctx: &RepoCtx, id: &str, headers: &HeaderM
         let versions: Vec<&str> = registration::ordered(&view).iter().map(|v| v.version.as_str()).collect();
         Ok(serde_json::to_vec(&json!({ "versions": versions })).unwrap_or_default())
     })?;
-    Ok(send_rendered(&doc, "application/json", headers))
+    Ok(send_view(doc, "application/json", headers, ctx, &inputs))
 }
 
 /// `<id>/<ver>/<id>.<ver>.nupkg` (ingested on first request) and `<id>/<ver>/<id>.nuspec`.
@@ -165,7 +165,7 @@ async fn registration(
                 let (reg, flat) = urls(&e());
                 Ok(registration::index(&Hive { reg: &reg, flat: &flat }, &engine.build_view(ctx, &pkg, &inputs)?))
             })?;
-            Ok(send_rendered(&doc, "application/json", headers))
+            Ok(send_view(doc, "application/json", headers, ctx, &inputs))
         }
         ["page", lower, upper] => {
             let (reg, flat) = urls(&e());

@@ -10,7 +10,7 @@ use axum::Router;
 use super::errors::{text, PypiError};
 use super::{names, simple};
 use crate::engine::{EngineError, RepoCtx};
-use crate::formats::http::{negotiate, send_blob, send_rendered, serve_asset, without_body};
+use crate::formats::http::{negotiate, send_blob, send_view, serve_asset, without_body};
 use crate::formats::{authorize, public_base, Access, FormatState};
 use crate::model::{AssetName, PackageFormat, PackageId};
 
@@ -181,7 +181,7 @@ async fn project(st: &FormatState, ctx: &RepoCtx, p: &PackageId, headers: &Heade
         let endpoint = endpoint(st, ctx, headers);
         Ok(if json { simple::project_json(&endpoint, &view) } else { simple::project_html(&endpoint, &view) })
     })?;
-    Ok(send_rendered(&doc, ct, headers))
+    Ok(send_view(doc, ct, headers, ctx, &inputs))
 }
 
 async fn file(
