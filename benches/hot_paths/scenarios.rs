@@ -200,7 +200,7 @@ fn fixture(rel: &str) -> Result<Vec<u8>> {
     std::fs::read(&p).with_context(|| p.display().to_string())
 }
 
-/// npm: `express` packument (full, abbreviated, gzip, 304) and `express-4.22.3.tgz`.
+/// npm: `express` packument (full, with a token, abbreviated, gzip, 304) and `express-4.22.3.tgz`.
 pub async fn npm(b: &mut Builder<'_>, depot: &Depot) -> Result<()> {
     let ep = depot.endpoint("npm", "main");
     let doc = format!("{ep}express");
@@ -209,6 +209,11 @@ pub async fn npm(b: &mut Builder<'_>, depot: &Depot) -> Result<()> {
         .await?;
     let parsed: serde_json::Value = serde_json::from_slice(&full).context("full packument is not JSON")?;
     ensure!(parsed["name"] == "express", "full packument names {:?}", parsed["name"]);
+    // Clients logged in with `aws codeartifact login` send their token with every request.
+    let token = crate::token::authorization_token(&b.client, &depot.base).await.context("a token")?;
+    let bearer = format!("Bearer {token}");
+    let with_token = [("accept", "application/json"), ("authorization", bearer.as_str())];
+    b.plain("npm packument full, token", Kind::Metadata, &doc, &with_token, "npm/express.json").await?;
     b.plain("npm packument abbreviated", Kind::Metadata, &doc, &[("accept", ABBREVIATED)], "npm/express-abbr.json")
         .await?;
     b.gzip("npm packument gzip", Kind::Metadata, &doc, "application/json", "npm/express.json").await?;
