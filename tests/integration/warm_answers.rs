@@ -54,22 +54,9 @@ async fn warm_answers_follow_every_change_and_still_check_the_token() {
     assert_eq!(get(&url, &held).await.0, 200, "the old ETag no longer matches");
 
     // So does a status change made through the management API.
-    aws.ok(&[
-        "update-package-versions-status",
-        "--domain",
-        "acme",
-        "--repository",
-        "app",
-        "--format",
-        "npm",
-        "--package",
-        "wa-demo",
-        "--versions",
-        "1.0.0",
-        "--target-status",
-        "Unlisted",
-    ])
-    .await;
+    let unlist = "update-package-versions-status --domain acme --repository app --format npm --package wa-demo \
+                  --versions 1.0.0 --target-status Unlisted";
+    aws.ok(&unlist.split_whitespace().collect::<Vec<_>>()).await;
     assert_eq!(versions(&get(&url, &auth).await.2), ["1.1.0"]);
     assert_eq!(versions(&get(&url, &auth).await.2), ["1.1.0"]);
 
