@@ -116,6 +116,11 @@ pub(crate) fn send_blob(body: AssetBody, content_type: &'static str, headers: &H
     if let Some(e) = etag.as_ref().filter(|e| etag_matches(headers, e)) {
         return (StatusCode::NOT_MODIFIED, [(header::ETAG, e.clone())]).into_response();
     }
+    blob_response(body, etag, content_type)
+}
+
+/// The 200 for a file whose `If-None-Match` was already answered.
+fn blob_response(body: AssetBody, etag: Option<HeaderValue>, content_type: &'static str) -> Response {
     // A whole small file goes out as one buffer (headers and body in one write); a stream as
     // it is read.
     let mut resp = Response::new(match body.bytes {
@@ -153,7 +158,7 @@ pub(crate) async fn serve_asset(
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
     }
     let body = engine.open_asset(ctx, pkg, &v, &a).await?;
-    Ok(send_blob(body, content_type, headers))
+    Ok(blob_response(body, Some(etag), content_type))
 }
 
 /// A HEAD answer: the GET's status and headers without its body.
