@@ -33,6 +33,8 @@ mod support {
 mod clients;
 #[path = "common.rs"]
 mod common;
+#[path = "peers/mod.rs"]
+mod peers;
 #[path = "cold_install/procs.rs"]
 mod procs;
 
@@ -44,6 +46,7 @@ use std::time::Duration;
 use anyhow::{ensure, Context as _, Result};
 use serde::Serialize;
 
+use peers::{Peer, PeerKind};
 use procs::{depot_binary, env_num, log_tail, target_dir, Depot};
 use support::{fake_npm, fake_pypi};
 
@@ -71,6 +74,28 @@ struct Round {
     upstream_requests_depot: usize,
     /// Package files the upstream served more than once while Depot ran.
     files_fetched_twice: Vec<String>,
+    /// The same install through each selected peer (`BENCH_PEERS`), fresh and empty too.
+    peers: Vec<PeerRun>,
+}
+
+#[derive(Serialize)]
+struct PeerRun {
+    peer: PeerKind,
+    secs: f64,
+    /// Through the peer / direct.
+    ratio: f64,
+    /// Of the peer's whole process tree, sampled every 10 ms.
+    peak_rss_bytes: u64,
+    upstream_requests: usize,
+}
+
+#[derive(Serialize)]
+struct PeerOutcome {
+    peer: PeerKind,
+    median_ratio: f64,
+    min_ratio: f64,
+    max_ratio: f64,
+    median_peak_rss_bytes: u64,
 }
 
 #[derive(Serialize)]
@@ -81,6 +106,7 @@ struct Outcome {
     min_ratio: f64,
     max_ratio: f64,
     median_depot_peak_rss_bytes: u64,
+    peers: Vec<PeerOutcome>,
     rounds: Vec<Round>,
 }
 
@@ -126,7 +152,7 @@ async fn run_client(client: Client, scratch: &Path, npm_base: &str, pypi_index: 
     }
 }
 
-async fn round(fakes: &Fakes, client: Client, binary: &Path, scratch: &Path) -> Result<Round> {
+async fn round(fakes: &Fakes, client: Client, binary: &Path, scratch: &Path, peers: &[PeerKind]) -> Result<Round> {
     let before = fakes.requests(client).len();
     let direct = run_client(client, &scratch.join("direct"), &fakes.npm.url(), &fakes.pypi.simple_url())
         .await
@@ -156,7 +182,12 @@ async fn round(fakes: &Fakes, client: Client, binary: &Path, scratch: &Path) -> 
     }
     let mut twice: Vec<String> = counts.into_iter().filter(|(_, n)| *n > 1).map(|(p, n)| format!("{p} ×{n}")).collect();
     twice.sort();
+    let mut peer_runs = Vec::new();
+    for &kind in peers.iter().filter(|k| k.format() == format_of(client)) {
+        peer_runs.push(peer_round(fakes, client, kind, scratch, direct).await.with_context(|| kind.name())?);
+    }
     Ok(Round {
+        peers: peer_runs,
         direct_secs: direct.as_secs_f64(),
         depot_secs: through.as_secs_f64(),
         ratio: through.as_secs_f64() / direct.as_secs_f64(),
@@ -164,6 +195,42 @@ async fn round(fakes: &Fakes, client: Client, binary: &Path, scratch: &Path) -> 
         upstream_requests_direct: mid - before,
         upstream_requests_depot: seen.len() - started,
         files_fetched_twice: twice,
+    })
+}
+
+fn format_of(client: Client) -> &'static str {
+    match client {
+        Client::Npm => "npm",
+        Client::Pip => "pypi",
+    }
+}
+
+/// The install through a fresh `kind` in front of the same fake, started before the clock.
+async fn peer_round(
+    fakes: &Fakes,
+    client: Client,
+    kind: PeerKind,
+    scratch: &Path,
+    direct: Duration,
+) -> Result<PeerRun> {
+    let upstream = match client {
+        Client::Npm => fakes.npm.url(),
+        Client::Pip => fakes.pypi.simple_url(),
+    };
+    let peer = Peer::start(kind, &target_dir(), &scratch.join(kind.name()), &upstream).await?;
+    let before = fakes.requests(client).len();
+    let registry = peer.registry.clone();
+    let dir = scratch.join(format!("via-{}", kind.name()));
+    let run = run_client(client, &dir, registry.trim_end_matches('/'), &registry);
+    let (took, peak) = peers::tree_peak(peer.pid(), run).await;
+    let took =
+        took.with_context(|| format!("install through {}; its log:\n{}", kind.name(), log_tail(&peer.log, 30)))?;
+    Ok(PeerRun {
+        peer: kind,
+        secs: took.as_secs_f64(),
+        ratio: took.as_secs_f64() / direct.as_secs_f64(),
+        peak_rss_bytes: peak,
+        upstream_requests: fakes.requests(client).len() - before,
     })
 }
 
@@ -184,6 +251,7 @@ async fn bench(bench_mode: bool) -> Result<()> {
         client_list.push(Client::Pip);
     }
 
+    let peer_kinds = peers::selected(&target_dir())?;
     let tmp = tempfile::Builder::new().prefix("depot-cold-").tempdir()?;
     let binary = depot_binary().await?;
     let fakes = Fakes { npm: fake_npm::FakeNpm::start().await, pypi: fake_pypi::FakePypi::start().await };
@@ -193,7 +261,8 @@ async fn bench(bench_mode: bool) -> Result<()> {
             fakes.set_latency(Duration::from_millis(ms));
             let mut rs = Vec::with_capacity(rounds);
             for i in 0..rounds {
-                let r = round(&fakes, client, &binary, &tmp.path().join(format!("{client:?}-{ms}-{i}"))).await?;
+                let scratch = tmp.path().join(format!("{client:?}-{ms}-{i}"));
+                let r = round(&fakes, client, &binary, &scratch, &peer_kinds).await?;
                 println!(
                     "{client:?} {ms:>3} ms round {}: direct {:.2} s, depot {:.2} s, ratio {:.3}; depot peak RSS {:.1} MB; \
                      upstream requests direct {} / depot {}{}",
@@ -210,8 +279,36 @@ async fn bench(bench_mode: bool) -> Result<()> {
                         format!("; FETCHED MORE THAN ONCE: {}", r.files_fetched_twice.join(", "))
                     }
                 );
+                for p in &r.peers {
+                    println!(
+                        "{client:?} {ms:>3} ms round {}: through {} {:.2} s, ratio {:.3}; its peak RSS {:.1} MB; \
+                         upstream requests {}",
+                        i + 1,
+                        p.peer.name(),
+                        p.secs,
+                        p.ratio,
+                        p.peak_rss_bytes as f64 / 1e6,
+                        p.upstream_requests
+                    );
+                }
                 rs.push(r);
             }
+            let peers = peer_kinds
+                .iter()
+                .filter(|k| k.format() == format_of(client))
+                .map(|&peer| {
+                    let runs: Vec<&PeerRun> = rs.iter().flat_map(|r| &r.peers).filter(|p| p.peer == peer).collect();
+                    let ratios: Vec<f64> = runs.iter().map(|p| p.ratio).collect();
+                    let rss: Vec<f64> = runs.iter().map(|p| p.peak_rss_bytes as f64).collect();
+                    PeerOutcome {
+                        peer,
+                        median_ratio: median(&ratios),
+                        min_ratio: ratios.iter().copied().fold(f64::INFINITY, f64::min),
+                        max_ratio: ratios.iter().copied().fold(0.0, f64::max),
+                        median_peak_rss_bytes: median(&rss) as u64,
+                    }
+                })
+                .collect();
             let ratios: Vec<f64> = rs.iter().map(|r| r.ratio).collect();
             let rss: Vec<f64> = rs.iter().map(|r| r.depot_peak_rss_bytes as f64).collect();
             outcomes.push(Outcome {
@@ -221,6 +318,7 @@ async fn bench(bench_mode: bool) -> Result<()> {
                 min_ratio: ratios.iter().copied().fold(f64::INFINITY, f64::min),
                 max_ratio: ratios.iter().copied().fold(0.0, f64::max),
                 median_depot_peak_rss_bytes: median(&rss) as u64,
+                peers,
                 rounds: rs,
             });
         }
@@ -236,6 +334,18 @@ async fn bench(bench_mode: bool) -> Result<()> {
             o.max_ratio,
             o.median_depot_peak_rss_bytes as f64 / 1e6
         );
+        for p in &o.peers {
+            println!(
+                "  {:?} at {:>3} ms through {}: {:.3}× (rounds {:.3}–{:.3}), its peak RSS {:.1} MB",
+                o.client,
+                o.latency_ms,
+                p.peer.name(),
+                p.median_ratio,
+                p.min_ratio,
+                p.max_ratio,
+                p.median_peak_rss_bytes as f64 / 1e6
+            );
+        }
     }
     if bench_mode {
         let path = target_dir().join("bench-cold-install.json");

@@ -12,8 +12,10 @@ use base64::Engine as _;
 use serde_json::{json, Map, Value};
 use sha2::Digest as _;
 
+use crate::beside::{self, PeerRow, Shape};
 use crate::measure::{self, Load};
 use crate::nginx::Nginx;
+use crate::peers::{Peer, PeerKind};
 use crate::procs::{mb, proc_status_bytes, Depot};
 use crate::report::{Figure, Row};
 use crate::scenarios::{self, Builder, Kind, Scenario};
@@ -135,13 +137,22 @@ pub async fn publish_ms(client: &reqwest::Client, endpoint: &str, token: &str, n
     Ok((times[times.len() / 2], first))
 }
 
+/// What the large-packument part measured.
+pub struct Outcome {
+    pub rows: Vec<Row>,
+    pub figures: Vec<Figure>,
+    /// Verdaccio on the same packument, when it is among the peers.
+    pub peer_rows: Vec<PeerRow>,
+}
+
 pub async fn run(
     binary: &Path,
     scratch: &Path,
     nginx: &mut Nginx,
     nginx_root: &Path,
     load: &Load,
-) -> Result<(Vec<Row>, Vec<Figure>)> {
+    peers: &[PeerKind],
+) -> Result<Outcome> {
     let corpus = scratch.join("big-npm");
     let bytes = tokio::task::spawn_blocking({
         let c = corpus.clone();
@@ -172,6 +183,25 @@ pub async fn run(
     let rows = measure::run(&client, &mut depot, nginx, &scenarios, &large_load).await?;
     let upstream = fake.total_hits() - hits_before;
     ensure!(upstream == 0, "the fake npm upstream saw {upstream} requests during the large-packument runs");
+    let mut peer_rows = Vec::new();
+    if peers.contains(&PeerKind::Verdaccio) {
+        let target = crate::procs::target_dir();
+        let peer = Peer::start(PeerKind::Verdaccio, &target, &scratch.join("big-verdaccio"), &fake.url()).await?;
+        let shapes = [("large packument plain", Shape::Full), ("large packument gzip", Shape::Gzip)];
+        let doc = format!("{}{BIG}", peer.registry);
+        let ts = beside::targets(&client, &doc, &scenarios, &shapes).await.context("warming Verdaccio")?;
+        figures.push(Figure::new(
+            "verdaccio RSS once the large packument is cached",
+            mb(crate::peers::tree_rss(peer.pid())),
+            "MB",
+            "",
+            None,
+        ));
+        // Verdaccio takes seconds per answer here: at 16 connections none would finish within
+        // a run, so both are measured with `BENCH_PEER_LARGE_CONNECTIONS` (default one client).
+        let peer_load = Load { connections: crate::connections("BENCH_PEER_LARGE_CONNECTIONS", "1")?, ..load.clone() };
+        peer_rows = beside::measure(&client, &mut depot, nginx, &peer, &ts, &peer_load).await?;
+    }
 
     let endpoint = depot.endpoint("npm", "main");
     scenarios::warm(&client, &format!("{endpoint}{SMALL}"), &[]).await?;
@@ -189,5 +219,5 @@ pub async fn run(
     figures.push(Figure::new("publish one version into a 1-version package (median)", small_ms, "ms", "", None));
     figures.push(Figure::new("  the first of those publishes", small_first, "ms", "", None));
     depot.guard.check_alive()?;
-    Ok((rows, figures))
+    Ok(Outcome { rows, figures, peer_rows })
 }

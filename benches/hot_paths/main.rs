@@ -12,13 +12,18 @@
 //! half of `benches/baseline.json`'s); `cargo test --bench hot_paths` (no servers: checks the
 //! wrk report parser and that the baseline file reads). Knobs: `BENCH_DURATION_SECS`,
 //! `BENCH_ROUNDS`, `BENCH_CONNECTIONS`, `BENCH_LARGE_CONNECTIONS`, `BENCH_LARGE`,
-//! `BENCH_STARTUP`, `BENCH_ONLY`, `BENCH_WRITE_BASELINE`, `BENCH_TIMEOUT_SECS`, `BENCH_DEPOT_LOG`.
+//! `BENCH_STARTUP`, `BENCH_ONLY`, `BENCH_WRITE_BASELINE`, `BENCH_TIMEOUT_SECS`,
+//! `BENCH_DEPOT_LOG`; with `BENCH_PEERS` (Verdaccio, devpi, proxpi beside Depot; `beside.rs`),
+//! `BENCH_PEER_CONNECTIONS`, `BENCH_PEER_LARGE_CONNECTIONS`, `BENCH_PEERS_DIR`.
 
 #[path = "../common.rs"]
 mod common;
+#[path = "../peers/mod.rs"]
+mod peers;
 #[path = "../../tests/integration/support/mod.rs"]
 mod support;
 
+mod beside;
 mod big;
 mod measure;
 mod nginx;
@@ -73,14 +78,19 @@ fn main() -> ExitCode {
     common::run_main("hot_paths", timeout, bench(mode))
 }
 
-fn load_for(mode: Mode) -> Result<Load> {
-    let check = mode == Mode::Check;
-    let connections: Vec<usize> = std::env::var("BENCH_CONNECTIONS")
-        .unwrap_or_else(|_| if check { "64" } else { "64,256" }.into())
+/// A comma-separated list of connection counts from `key`, `default` when unset.
+fn connections(key: &str, default: &str) -> Result<Vec<usize>> {
+    std::env::var(key)
+        .unwrap_or_else(|_| default.into())
         .split(',')
         .map(|c| c.trim().parse::<usize>())
         .collect::<Result<_, _>>()
-        .context("BENCH_CONNECTIONS: comma-separated numbers")?;
+        .with_context(|| format!("{key}: comma-separated numbers"))
+}
+
+fn load_for(mode: Mode) -> Result<Load> {
+    let check = mode == Mode::Check;
+    let connections = connections("BENCH_CONNECTIONS", if check { "64" } else { "64,256" })?;
     let load = Load {
         duration: Duration::from_secs(env_num("BENCH_DURATION_SECS", if check { 1 } else { 5 })),
         rounds: env_num("BENCH_ROUNDS", 3),
@@ -212,12 +222,24 @@ async fn measure_all(
     ensure!(upstream_during == 0, "the fake upstreams saw {upstream_during} requests during the measured rounds");
     println!("upstream requests during the measured rounds: 0");
 
+    // The proxies people use today, beside Depot and nginx on the same scenarios.
+    let peer_kinds = peers::selected(&procs::target_dir())?;
+    let mut peer_rows = Vec::new();
+    if !peer_kinds.is_empty() {
+        let peer_load = Load { connections: connections("BENCH_PEER_CONNECTIONS", "64")?, ..load.clone() };
+        let (r, f) =
+            beside::run(&client, depot, &mut nginx, &scenarios, fakes, &peer_kinds, scratch, &peer_load).await?;
+        peer_rows.extend(r);
+        figures.extend(f);
+    }
+
     let large = env_num("BENCH_LARGE", u8::from(mode == Mode::Full)) != 0;
     if large {
         let large_load = Load { connections: vec![env_num("BENCH_LARGE_CONNECTIONS", 16)], ..load.clone() };
-        let (big_rows, big_figures) = big::run(binary, scratch, &mut nginx, &root, &large_load).await?;
-        rows.extend(big_rows);
-        figures.extend(big_figures);
+        let big = big::run(binary, scratch, &mut nginx, &root, &large_load, &peer_kinds).await?;
+        rows.extend(big.rows);
+        figures.extend(big.figures);
+        peer_rows.extend(big.peer_rows);
     }
 
     if env_num("BENCH_STARTUP", u8::from(mode == Mode::Full)) != 0 {
@@ -225,6 +247,7 @@ async fn measure_all(
     }
 
     report::print_table(&rows);
+    beside::print_table(&peer_rows);
     report::print_figures(&figures);
     let machine = format!("{cpus} CPUs, {}", std::env::consts::ARCH);
     let json = serde_json::json!({
@@ -238,6 +261,7 @@ async fn measure_all(
         "rows": rows,
         "figures": figures,
         "upstream_requests_during_measurement": upstream_during,
+        "peers": peer_rows,
     });
     let out = procs::target_dir().join("bench-hot-paths.json");
     std::fs::write(&out, serde_json::to_vec_pretty(&json)?).with_context(|| format!("writing {}", out.display()))?;

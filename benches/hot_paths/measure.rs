@@ -52,7 +52,7 @@ pub async fn run(
     Ok(rows)
 }
 
-async fn one(
+pub async fn one(
     client: &reqwest::Client,
     depot: &mut Depot,
     nginx: &mut Nginx,

@@ -11,8 +11,8 @@ use reqwest::header::HeaderMap;
 
 use crate::procs::Depot;
 
-const ABBREVIATED: &str = "application/vnd.npm.install-v1+json";
-const PYPI_JSON: &str = "application/vnd.pypi.simple.v1+json";
+pub const ABBREVIATED: &str = "application/vnd.npm.install-v1+json";
+pub const PYPI_JSON: &str = "application/vnd.pypi.simple.v1+json";
 
 /// Which of the targets a scenario is held to.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]

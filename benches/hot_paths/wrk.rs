@@ -19,7 +19,8 @@ pub struct WrkRun {
 pub async fn run(url: &str, headers: &[(String, String)], connections: usize, duration: Duration) -> Result<WrkRun> {
     let secs = duration.as_secs().max(1);
     let mut cmd = tokio::process::Command::new(wrk_path());
-    cmd.arg("-t2")
+    // wrk wants at least one connection per thread.
+    cmd.arg(format!("-t{}", connections.clamp(1, 2)))
         .arg(format!("-c{connections}"))
         .arg(format!("-d{secs}s"))
         .arg("--timeout")
