@@ -16,6 +16,10 @@
 //! rewritten to the registry under test), then `pip install -r` of the PyPI fixture
 //! `requests-app` into a fresh venv (`BENCH_COLD_PIP=0` skips it).
 //!
+//! With `BENCH_PEERS=1` (`benches/peers/`), every round also runs the install through each peer
+//! of the client's format (Verdaccio for npm, devpi and proxpi for pip), started fresh and empty
+//! before the clock, with its ratio to the same round's direct install and its peak RSS.
+//!
 //! Run: `cargo bench --bench cold_install`. Without `--bench` (`cargo test --bench
 //! cold_install`) it is a smoke test: one round at 0 ms, no JSON. `BENCH_COLD_LOG=info` keeps
 //! Depot's per-request and per-job timings in each round's `depot.log`, and
@@ -146,6 +150,10 @@ fn median(xs: &[f64]) -> f64 {
 }
 
 async fn run_client(client: Client, scratch: &Path, npm_base: &str, pypi_index: &str) -> Result<Duration> {
+    // Before the clock: the previous run's dirty pages (a node_modules, a registry's files) are
+    // written back now, not during this run, where they would slow every fsync it makes.
+    let synced = tokio::process::Command::new("sync").status().await.context("running sync")?;
+    ensure!(synced.success(), "sync failed ({synced})");
     match client {
         Client::Npm => clients::npm_ci(scratch, npm_base).await,
         Client::Pip => clients::pip_install(scratch, pypi_index).await,

@@ -171,10 +171,24 @@ pub fn file_link(page_url: &str, html: &str, filename: &str) -> Result<String> {
         .split("href=\"")
         .skip(1)
         .filter_map(|rest| rest.split('"').next())
-        .find(|h| h.split('#').next().is_some_and(|u| u.ends_with(filename)))
+        .find(|h| h.split(['#', '?']).next().is_some_and(|u| u.rsplit('/').next() == Some(filename)))
         .with_context(|| format!("{page_url} links no {filename}"))?;
     let href = href.replace("&amp;", "&");
     Ok(url::Url::parse(page_url)?.join(&href)?.to_string())
+}
+
+/// `file_link` against the link shapes devpi and proxpi write: what `cargo test --bench
+/// hot_paths` runs (no servers).
+pub fn self_check() -> Result<()> {
+    let page = "http://127.0.0.1:1/root/fake/+simple/requests/";
+    let html = "<a href=\"../../+f/abc/requests-1.0.tar.gz#sha256=00\">requests-1.0.tar.gz</a>\n\
+        <a href=\"../../+f/d3f/requests-2.34.2-py3-none-any.whl?x=1&amp;y=2#sha256=11\" \
+        data-requires-python=\"&gt;=3.9\">requests-2.34.2-py3-none-any.whl</a>";
+    let got = file_link(page, html, "requests-2.34.2-py3-none-any.whl");
+    let got = got.ok().filter(|u| u.ends_with("/root/fake/+f/d3f/requests-2.34.2-py3-none-any.whl?x=1&y=2#sha256=11"));
+    ensure!(got.is_some(), "file_link did not resolve the wheel's link");
+    ensure!(file_link(page, html, "requests-9.whl").is_err(), "file_link found a file the page does not link");
+    Ok(())
 }
 
 fn median(mut v: Vec<f64>) -> f64 {

@@ -62,7 +62,7 @@ fn main() -> ExitCode {
         Mode::SelfTest
     };
     if mode == Mode::SelfTest {
-        let r = wrk::self_check().and_then(|_| report::read_baseline().map(|_| ()));
+        let r = wrk::self_check().and_then(|_| beside::self_check()).and_then(|_| report::read_baseline().map(|_| ()));
         return match r {
             Ok(()) => {
                 println!("hot_paths: self-test passed (the measured run is `cargo bench --bench hot_paths`)");
