@@ -14,7 +14,7 @@ use crate::measure::{self, Load};
 use crate::nginx::Nginx;
 use crate::peers::{tree_peak, tree_rss, Peer, PeerKind};
 use crate::procs::{mb, Depot};
-use crate::report::{Figure, Sample};
+use crate::report::{median, Figure, Sample};
 use crate::scenarios::{check, warm, Scenario, Target, ABBREVIATED, PYPI_JSON};
 use crate::wrk;
 
@@ -189,15 +189,6 @@ pub fn self_check() -> Result<()> {
     ensure!(got.is_some(), "file_link did not resolve the wheel's link");
     ensure!(file_link(page, html, "requests-9.whl").is_err(), "file_link found a file the page does not link");
     Ok(())
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    match v.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => v[n / 2],
-        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
-    }
 }
 
 /// The interleaved rounds of Depot, nginx and `peer` on `targets`.
