@@ -31,6 +31,7 @@
 mod support {
     pub mod fake_npm;
     pub mod fake_pypi;
+    pub mod killable;
 }
 
 #[path = "cold_install/clients.rs"]

@@ -45,7 +45,7 @@ use tokio::task::JoinHandle;
 
 pub use index::{normalize, FileEntry, Project};
 
-use super::fake_npm::killable_listener;
+use super::killable::killable_listener;
 
 /// A running fake PyPI. See the module docs.
 pub struct FakePypi {

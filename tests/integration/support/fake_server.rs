@@ -11,7 +11,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::fake_npm::killable_listener;
+use super::killable::killable_listener;
 
 struct Running {
     task: JoinHandle<()>,

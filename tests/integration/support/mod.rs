@@ -20,6 +20,7 @@ pub mod fake_npm;
 pub mod fake_nuget;
 pub mod fake_pypi;
 pub mod fake_server;
+pub mod killable;
 pub mod nuget_client;
 pub mod python;
 pub mod sigv4;
