@@ -15,7 +15,7 @@ use crate::nginx::Nginx;
 use crate::peers::{tree_peak, tree_rss, Peer, PeerKind};
 use crate::procs::{mb, Depot};
 use crate::report::{median, Figure, Sample};
-use crate::scenarios::{check, warm, Scenario, Target, ABBREVIATED, PYPI_JSON};
+use crate::scenarios::{check, hdrs, warm, Scenario, Target, ABBREVIATED, PYPI_JSON};
 use crate::wrk;
 
 /// What a peer is asked, mirroring one of Depot's scenarios.
@@ -83,10 +83,6 @@ pub struct PeerRow {
     pub error: Option<String>,
 }
 
-fn hdrs(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
-}
-
 /// Warms the peer with each shape whose Depot scenario is in `scenarios` (named in `names`)
 /// and returns what to measure. `doc` is the peer's URL of the packument or project page.
 /// Twice, keeping the second: a peer's document may change once it has fetched a file
@@ -140,11 +136,12 @@ async fn targets_once(
                 (file_link(doc, &String::from_utf8_lossy(&body), filename)?, vec![], 200)
             }
         };
-        // Twice: a peer may stream the first download while it stores it.
-        warm(client, &url, &headers).await.ok();
+        // A 304 is of the document already warmed; anything else is asked twice: a peer may
+        // stream the first download while it stores it.
         let (body, answered) = if status == 304 {
             (Default::default(), reqwest::header::HeaderMap::new())
         } else {
+            warm(client, &url, &headers).await?;
             warm(client, &url, &headers).await?
         };
         let content_type = answered.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");

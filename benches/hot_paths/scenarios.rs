@@ -44,7 +44,7 @@ pub struct Scenario {
     pub nginx: Target,
 }
 
-fn hdrs(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+pub fn hdrs(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
     pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
